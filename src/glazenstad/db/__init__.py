@@ -1,0 +1,1 @@
+"""Database engine, metadata and migrations, shared by every domain."""

@@ -1,0 +1,6 @@
+"""All tables of all domains, gathered for Alembic; each domain still owns its own tables module."""
+
+from glazenstad.db.base import metadata
+from glazenstad.register import tables as _register_tables  # noqa: F401  (registers the tables)
+
+__all__ = ["metadata"]

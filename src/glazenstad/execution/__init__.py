@@ -1,0 +1,1 @@
+"""Where execution meets policy: gateway, SDK and pipelines."""

@@ -1,0 +1,1 @@
+"""Feedback from execution to policy: figures, signals, replay, compliance."""

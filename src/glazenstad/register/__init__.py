@@ -1,0 +1,1 @@
+"""The register: processing activities, data, algorithms and sensors as versioned policy data."""

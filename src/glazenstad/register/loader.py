@@ -1,0 +1,440 @@
+"""Read register YAML from disk, validate it completely, then load it all or nothing.
+
+Validation runs before anything is written and collects every problem, each with file, line and
+field, so a privacy officer fixes a file in one go instead of one error per run. Only when the
+whole tree is valid are versions written, in one transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from sqlalchemy import Engine, and_, func, select
+
+from glazenstad.db.base import utcnow
+from glazenstad.register.model import (
+    KIND_ORGANISATION,
+    MODELS,
+    REFERENCES,
+    Entry,
+    Organisation,
+    entry_uri,
+)
+from glazenstad.register.tables import register_entry_version, register_load
+
+YAML_SUFFIXES = (".yaml", ".yml")
+ORGANISATION_FILE = "organisation.yaml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a register file, located as precisely as the YAML allows."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+    entry: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [where]
+        if self.entry:
+            parts.append(self.entry)
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ": ".join(parts) + f": {self.message}"
+
+
+class RegisterValidationError(Exception):
+    """The register tree is invalid; nothing was loaded."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the register; nothing was loaded")
+
+
+@dataclass(frozen=True)
+class ParsedEntry:
+    organisation_id: str
+    entry: Entry
+    file: str
+    line: int
+
+    @property
+    def kind(self) -> str:
+        return self.entry.KIND
+
+    @property
+    def entry_id(self) -> str:
+        return self.entry.id
+
+
+@dataclass
+class ParsedRegister:
+    """A validated register tree: per organisation, its organisation entry and all other entries."""
+
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    entries: list[ParsedEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    load_id: int | None
+    organisations: list[str]
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes as plain Python values (dates stay dates)."""
+    if isinstance(node, dict):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    if isinstance(node, datetime | date):
+        return node
+    if isinstance(node, bool | int | float) or node is None:
+        return node
+    return str(node)
+
+
+def _locate(node: Any, loc: Iterable[int | str], default_line: int) -> int:
+    """The 1-based line of the deepest node on `loc` that exists in the YAML."""
+    line = default_line
+    for step in loc:
+        if isinstance(node, CommentedMap) and step in node:
+            line = node.lc.key(step)[0] + 1
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+            line = node.lc.item(step)[0] + 1
+            node = node[step]
+        else:
+            break
+    return line
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for step in loc:
+        path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else str(step))
+    return path
+
+
+def _message(error: Any, model: type[Entry]) -> str:
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        known = list(model.model_fields) if len(loc) == 1 else []
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field '{name}'{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
+        value = error["input"]
+        if isinstance(value, str | int | float) and len(str(value)) <= 120:
+            message += f" (got {value!r})"
+    return message
+
+
+def _documents(path: Path, relative: str) -> Iterator[tuple[Any, int]]:
+    yaml = YAML(typ="rt")
+    text = path.read_text(encoding="utf-8")
+    for document in yaml.load_all(text):
+        line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
+        yield document, line
+
+
+def organisation_dirs(root: Path) -> list[Path]:
+    """The organisation directories under `root` (or `root` itself when it is one)."""
+    if (root / ORGANISATION_FILE).is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / ORGANISATION_FILE).is_file())
+
+
+def parse_register(root: Path) -> ParsedRegister:
+    """Validate a register tree; raise `RegisterValidationError` listing every problem."""
+    problems: list[Problem] = []
+    parsed = ParsedRegister()
+    if not root.is_dir():
+        raise RegisterValidationError([Problem(str(root), None, None, "is not a directory")])
+    org_dirs = organisation_dirs(root)
+    if not org_dirs:
+        raise RegisterValidationError(
+            [Problem(str(root), None, None, f"no {ORGANISATION_FILE} here or in a subdirectory")]
+        )
+    base = root if root not in org_dirs else root.parent
+    for org_dir in org_dirs:
+        problems.extend(_parse_organisation(org_dir, base, parsed))
+    if problems:
+        raise RegisterValidationError(problems)
+    return parsed
+
+
+def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> list[Problem]:
+    problems: list[Problem] = []
+    entries: list[ParsedEntry] = []
+    organisation: tuple[Organisation, str, int] | None = None
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    files = sorted(p for p in org_dir.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+    for path in files:
+        relative = str(path.relative_to(base))
+        try:
+            documents = list(_documents(path, relative))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else None
+            problems.append(Problem(relative, line, None, f"not valid YAML: {exc.problem}"))
+            continue
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(relative, None, None, f"not UTF-8 text: {exc.reason}"))
+            continue
+        for index, (document, line) in enumerate(documents):
+            if document is None:
+                continue
+            where = f"document {index + 1}" if len(documents) > 1 else None
+            if not isinstance(document, CommentedMap):
+                problems.append(
+                    Problem(relative, line, None, "a document must be a mapping", where)
+                )
+                continue
+            kind = document.get("kind")
+            model = MODELS.get(str(kind)) if kind is not None else None
+            if model is None:
+                known = ", ".join(sorted(MODELS))
+                problems.append(
+                    Problem(
+                        relative,
+                        _locate(document, ["kind"], line),
+                        "kind",
+                        f"unknown kind {kind!r}; expected one of {known}"
+                        if kind is not None
+                        else f"required field is missing; expected one of {known}",
+                        where,
+                    )
+                )
+                continue
+            label = f"{kind} '{document.get('id', '?')}'"
+            try:
+                entry = model.model_validate(_plain(document))
+            except ValidationError as exc:
+                for error in exc.errors():
+                    problems.append(
+                        Problem(
+                            relative,
+                            _locate(document, error["loc"], line),
+                            _field_path(error["loc"]) or None,
+                            _message(error, model),
+                            label,
+                        )
+                    )
+                continue
+            key = (entry.KIND, entry.id)
+            if key in seen:
+                first_file, first_line = seen[key]
+                problems.append(
+                    Problem(
+                        relative,
+                        _locate(document, ["id"], line),
+                        "id",
+                        f"duplicate id; {kind} '{entry.id}' is already defined at "
+                        f"{first_file}:{first_line}",
+                        label,
+                    )
+                )
+                continue
+            seen[key] = (relative, line)
+            if isinstance(entry, Organisation):
+                organisation = (entry, relative, line)
+            else:
+                entries.append(ParsedEntry("", entry, relative, line))
+    if organisation is None:
+        if not problems:
+            problems.append(
+                Problem(str(org_dir.relative_to(base)), None, None, "no organisation entry")
+            )
+        return problems
+    org, org_file, org_line = organisation
+    if org.id in parsed.organisations:
+        problems.append(
+            Problem(org_file, org_line, "id", f"organisation '{org.id}' is defined twice")
+        )
+        return problems
+    problems.extend(_check_references(entries, seen))
+    parsed.organisations[org.id] = org
+    parsed.entries.append(ParsedEntry(org.id, org, org_file, org_line))
+    parsed.entries.extend(ParsedEntry(org.id, e.entry, e.file, e.line) for e in entries)
+    return problems
+
+
+def _check_references(
+    entries: list[ParsedEntry], seen: dict[tuple[str, str], tuple[str, int]]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for parsed_entry in entries:
+        for field_name, target_kind in REFERENCES.get(parsed_entry.kind, {}).items():
+            for index, ref in enumerate(getattr(parsed_entry.entry, field_name)):
+                if (target_kind, ref) not in seen:
+                    known = sorted(i for k, i in seen if k == target_kind)
+                    close = difflib.get_close_matches(ref, known, n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    problems.append(
+                        Problem(
+                            parsed_entry.file,
+                            parsed_entry.line,
+                            f"{field_name}[{index}]",
+                            f"refers to unknown {target_kind} '{ref}'{hint}",
+                            f"{parsed_entry.kind} '{parsed_entry.entry_id}'",
+                        )
+                    )
+    return problems
+
+
+def canonical_document(entry: Entry) -> dict[str, Any]:
+    """The stored form of an entry: every field, defaults filled in, JSON types."""
+    return entry.model_dump(mode="json")
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_register(
+    engine: Engine, root: Path, *, loaded_by: str = "cli", dry_run: bool = False
+) -> LoadResult:
+    """Validate `root` and store a new version of every entry that changed, in one transaction.
+
+    Entries of a loaded organisation that are no longer in its files get a tombstone version;
+    organisations not in `root` are left alone.
+    """
+    parsed = parse_register(root)
+    now = utcnow()
+    with engine.begin() as conn:
+        latest = _latest_versions(conn, list(parsed.organisations))
+        rows: list[dict[str, Any]] = []
+        added = changed = unchanged = 0
+        present: set[tuple[str, str, str]] = set()
+        for item in parsed.entries:
+            org = parsed.organisations[item.organisation_id]
+            document = canonical_document(item.entry)
+            digest = content_hash(document)
+            key = (item.organisation_id, item.kind, item.entry_id)
+            present.add(key)
+            previous = latest.get(key)
+            if (
+                previous is not None
+                and previous["content_hash"] == digest
+                and not previous["removed"]
+            ):
+                unchanged += 1
+                continue
+            if previous is None:
+                added += 1
+            else:
+                changed += 1
+            rows.append(
+                {
+                    "organisation_id": item.organisation_id,
+                    "kind": item.kind,
+                    "entry_id": item.entry_id,
+                    "uri": entry_uri(org.register_uri, item.kind, item.entry_id),
+                    "version": (previous["version"] + 1) if previous else 1,
+                    "recorded_at": now,
+                    "content_hash": digest,
+                    "removed": False,
+                    "name": item.entry.name,
+                    "document": document,
+                    "source_file": item.file,
+                    "source_line": item.line,
+                }
+            )
+        removed = 0
+        for key, previous in latest.items():
+            if key in present or previous["removed"]:
+                continue
+            removed += 1
+            rows.append(
+                {
+                    "organisation_id": key[0],
+                    "kind": key[1],
+                    "entry_id": key[2],
+                    "uri": previous["uri"],
+                    "version": previous["version"] + 1,
+                    "recorded_at": now,
+                    "content_hash": previous["content_hash"],
+                    "removed": True,
+                    "name": previous["name"],
+                    "document": previous["document"],
+                    "source_file": None,
+                    "source_line": None,
+                }
+            )
+        organisations = sorted(parsed.organisations)
+        if dry_run or not rows:
+            return LoadResult(None, organisations, added, changed, removed, unchanged)
+        load_id = conn.execute(
+            register_load.insert().values(
+                loaded_at=now,
+                loaded_by=loaded_by,
+                source=str(root),
+                organisations=organisations,
+                added=added,
+                changed=changed,
+                removed=removed,
+                unchanged=unchanged,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        for row in rows:
+            row["load_id"] = load_id
+        conn.execute(register_entry_version.insert(), rows)
+    return LoadResult(int(load_id), organisations, added, changed, removed, unchanged)
+
+
+def _latest_versions(conn: Any, organisation_ids: list[str]) -> dict[tuple[str, str, str], Any]:
+    v = register_entry_version
+    newest = (
+        select(v.c.organisation_id, v.c.kind, v.c.entry_id, func.max(v.c.version).label("version"))
+        .where(v.c.organisation_id.in_(organisation_ids))
+        .group_by(v.c.organisation_id, v.c.kind, v.c.entry_id)
+        .subquery()
+    )
+    query = select(v).join(
+        newest,
+        and_(
+            v.c.organisation_id == newest.c.organisation_id,
+            v.c.kind == newest.c.kind,
+            v.c.entry_id == newest.c.entry_id,
+            v.c.version == newest.c.version,
+        ),
+    )
+    return {
+        (row.organisation_id, row.kind, row.entry_id): row._mapping for row in conn.execute(query)
+    }
+
+
+__all__ = [
+    "KIND_ORGANISATION",
+    "LoadResult",
+    "ParsedRegister",
+    "Problem",
+    "RegisterValidationError",
+    "load_register",
+    "parse_register",
+]

@@ -1,0 +1,1 @@
+"""Data-use rules: language, compiler, engine (built on the register)."""

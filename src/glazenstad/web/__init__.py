@@ -1,0 +1,1 @@
+"""The outer ring: HTTP API and public portal."""

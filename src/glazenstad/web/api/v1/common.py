@@ -1,0 +1,108 @@
+"""Pieces every v1 router shares: pagination, response headers, documented error responses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from fastapi import Query, Request
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.alias_generators import to_camel
+
+from glazenstad.web.problems import PROBLEM_JSON, Problem
+
+API_VERSION = "1.0.0"
+API_PREFIX = "/api/v1"
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """Base of API-only models: lowerCamelCase on the wire."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, frozen=True)
+
+
+class Pagination(ApiModel):
+    page: int = Field(description="This page, from 1.")
+    page_size: int = Field(description="Results per page.")
+    total_results: int = Field(description="Results over all pages.")
+    total_pages: int = Field(description="Number of pages.")
+
+
+class PageLinks(ApiModel):
+    self: str
+    first: str
+    last: str
+    prev: str | None = None
+    next: str | None = None
+
+
+class PageParams:
+    """The `page` and `pageSize` query parameters, shared by every list."""
+
+    def __init__(
+        self,
+        page: int = Query(default=1, ge=1, le=100_000, description="Page number, from 1."),
+        page_size: int = Query(
+            default=20, ge=1, le=100, alias="pageSize", description="Results per page (1–100)."
+        ),
+    ) -> None:
+        self.page = page
+        self.page_size = page_size
+
+
+def page_model(name: str, item: type[BaseModel]) -> type[ApiModel]:
+    """A concrete page class per item type, so the OpenAPI has readable schema names."""
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        name,
+        __base__=ApiModel,
+        results=(list[item], Field(description="The results on this page.")),  # type: ignore[valid-type]
+        pagination=(Pagination, ...),
+        links=(PageLinks, ...),
+    )
+
+
+def paginate(request: Request, items: Sequence[T], params: PageParams) -> dict[str, Any]:
+    total = len(items)
+    pages = max(1, math.ceil(total / params.page_size))
+    start = (params.page - 1) * params.page_size
+    url = request.url
+
+    def link(page: int) -> str:
+        return str(url.include_query_params(page=page, pageSize=params.page_size))
+
+    return {
+        "results": list(items[start : start + params.page_size]),
+        "pagination": {
+            "page": params.page,
+            "page_size": params.page_size,
+            "total_results": total,
+            "total_pages": pages,
+        },
+        "links": {
+            "self": link(params.page),
+            "first": link(1),
+            "last": link(pages),
+            "prev": link(params.page - 1) if params.page > 1 else None,
+            "next": link(params.page + 1) if params.page < pages else None,
+        },
+    }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of problem+json answers for the given status codes."""
+    return {
+        status: {
+            "model": Problem,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": {
+                400: "Invalid input; `invalidParams` names each field.",
+                404: "The resource does not exist.",
+                406: "The requested representation is not available.",
+                500: "Internal error.",
+            }.get(status, "Error."),
+        }
+        for status in statuses
+    }

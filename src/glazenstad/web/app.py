@@ -1,0 +1,102 @@
+"""The web application: API under /api/v1 and the public portal, served by one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glazenstad.db.engine import make_engine, migrate
+from glazenstad.register.store import RegisterStore
+from glazenstad.settings import Settings, get_settings
+from glazenstad.web import portal
+from glazenstad.web.api.v1 import register as register_api
+from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
+from glazenstad.web.openapi import build_openapi
+from glazenstad.web.problems import (
+    http_handler,
+    server_error_handler,
+    validation_handler,
+)
+from glazenstad.web.state import AppState
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    """Build the application; migrations run at start-up so an empty database just works."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    if run_migrations:
+        migrate(engine)
+    state = AppState(settings=settings, engine=engine, register=RegisterStore(engine))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Glazen Stad",
+        version=API_VERSION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        lifespan=lifespan,
+    )
+    app.state.glazenstad = state
+    app.include_router(register_api.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
+    def openapi_document() -> JSONResponse:
+        if not hasattr(app.state, "openapi_document"):
+            app.state.openapi_document = build_openapi(app)
+        return JSONResponse(app.state.openapi_document)
+
+    portal.mount(app)
+
+    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _portal_or_api(http_handler))
+    app.add_exception_handler(Exception, server_error_handler)
+
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith(API_PREFIX):
+            response.headers["API-Version"] = API_VERSION
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def _portal_or_api(
+    api_handler: Callable[[Request, Exception], Awaitable[Response]],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Problem+json on the API; a Dutch error page on the portal."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await api_handler(request, exc)
+        assert isinstance(exc, StarletteHTTPException)
+        return portal.error_page(request, exc.status_code)
+
+    return handler

@@ -1,0 +1,77 @@
+"""The published OpenAPI document, shaped to the NL API Design Rules.
+
+FastAPI generates the document from the routers; this module makes it conform: the server URL
+carries the major version (`/api/v1`) so paths are relative to it, every 2xx answer documents the
+`API-Version` header, and validation errors are documented as 400 problem+json instead of
+FastAPI's 422.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from glazenstad import __version__
+from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
+from glazenstad.web.problems import PROBLEM_JSON
+
+API_VERSION_HEADER = {
+    "description": "The full version of the API that answered (semantic versioning).",
+    "schema": {"type": "string", "example": API_VERSION},
+}
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    document = get_openapi(
+        title="Glazen Stad API",
+        version=API_VERSION,
+        summary="Register, rules and logbook of a municipality's data processing.",
+        description=(
+            "Open API of Glazen Stad: the register of processing activities (AVG art. 30), "
+            "algorithms (Algoritmeregister v1.0) and sensors of each organisation, their "
+            f"history and quality, and exports. Software version {__version__}."
+        ),
+        routes=app.routes,
+        contact={
+            "name": "Glazen Stad",
+            "url": "https://glazenstad.nl",
+            "email": "info@glazenstad.nl",
+        },
+        license_info={"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
+        servers=[{"url": API_PREFIX, "description": "This installation"}],
+    )
+    paths: dict[str, Any] = {}
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith(API_PREFIX + "/"):
+            continue
+        relative = path[len(API_PREFIX) :] or "/"
+        for operation in operations.values():
+            _conform(operation)
+        paths[relative] = operations
+    document["paths"] = paths
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
+
+
+def _conform(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    if "400" not in responses:
+        responses["400"] = {
+            "description": "Invalid input; `invalidParams` names each field.",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    for status, response in responses.items():
+        if status.startswith(("2", "3")):
+            response.setdefault("headers", {})["API-Version"] = API_VERSION_HEADER
+        elif status.startswith(("4", "5")):
+            content = response.get("content", {})
+            content.pop("application/json", None)
+            content.setdefault(
+                PROBLEM_JSON, {"schema": {"$ref": "#/components/schemas/Problem"}}
+            )
+            response["content"] = content

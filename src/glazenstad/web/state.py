@@ -1,0 +1,23 @@
+"""What the web layer shares per application: settings, engine and the domain stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from glazenstad.register.store import RegisterStore
+from glazenstad.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    register: RegisterStore
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.glazenstad
+    return state
