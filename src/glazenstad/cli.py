@@ -10,16 +10,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from glazenstad import __version__
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
 from glazenstad.settings import get_settings
 
-app = typer.Typer(help="Glazen Stad: a municipality's data policy, executed and made public.",
-                  no_args_is_help=True)
-register_app = typer.Typer(help="The register of processing activities, algorithms, sensors.",
-                           no_args_is_help=True)
+app = typer.Typer(
+    help="Glazen Stad: a municipality's data policy, executed and made public.",
+    no_args_is_help=True,
+)
+register_app = typer.Typer(
+    help="The register of processing activities, algorithms, sensors.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(register_app, name="register")
 app.add_typer(db_app, name="db")
@@ -30,7 +34,7 @@ errors = Console(stderr=True)
 DEFAULT_DEMO_REGISTER = Path(__file__).resolve().parents[2] / "demo" / "register"
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     engine = make_engine(get_settings().effective_database_url)
     migrate(engine)
     return engine
@@ -121,16 +125,27 @@ def register_quality(
     findings = [f for reg in regs for f in check_organisation(reg)]
     if as_json:
         rows = [
-            {"code": f.code, "severity": f.check.severity, "organisation": f.organisation_id,
-             "entry": f.entry_id, "title": f.check.title, "detail": f.detail}
+            {
+                "code": f.code,
+                "severity": f.check.severity,
+                "organisation": f.organisation_id,
+                "entry": f.entry_id,
+                "title": f.check.title,
+                "detail": f.detail,
+            }
             for f in findings
         ]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     else:
         table = Table("Code", "Ernst", "Organisatie", "Onderdeel", "Bevinding")
         for f in findings:
-            table.add_row(f.code, f.check.severity, f.organisation_id, f.entry_id,
-                          f"{f.check.title}. {f.detail}")
+            table.add_row(
+                f.code,
+                f.check.severity,
+                f.organisation_id,
+                f.entry_id,
+                f"{f.check.title}. {f.detail}",
+            )
         console.print(table)
         console.print(f"{len(findings)} finding(s).")
     if any(f.check.severity == "fout" for f in findings):
@@ -153,13 +168,21 @@ def register_export(
         raise typer.Exit(2)
     public_url = get_settings().effective_public_url
     if what == "algoritmeregister":
-        text = json.dumps([algorithm_record(reg, a, public_url) for a in reg.algorithms()],
-                          indent=2, ensure_ascii=False) + "\n"
+        text = (
+            json.dumps(
+                [algorithm_record(reg, a, public_url) for a in reg.algorithms()],
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     elif what == "art30":
         text = art30_csv(reg)
     elif what == "sensors":
-        text = json.dumps([sensor_record(reg, s) for s in reg.sensors()], indent=2,
-                          ensure_ascii=False) + "\n"
+        text = (
+            json.dumps([sensor_record(reg, s) for s in reg.sensors()], indent=2, ensure_ascii=False)
+            + "\n"
+        )
     else:
         errors.print(f"Unknown export '{what}'; choose algoritmeregister, art30 or sensors.")
         raise typer.Exit(2)
@@ -191,7 +214,9 @@ def serve(
 
 @app.command()
 def demo(
-    register: Annotated[Path, typer.Option(help="Demo register directory.")] = DEFAULT_DEMO_REGISTER,
+    register: Annotated[
+        Path, typer.Option(help="Demo register directory.")
+    ] = DEFAULT_DEMO_REGISTER,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load only.")] = False,

@@ -71,6 +71,7 @@ class ParsedEntry:
     entry: Entry
     file: str
     line: int
+    node: Any = field(default=None, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -234,6 +235,10 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
             try:
                 entry = model.model_validate(_plain(document))
             except ValidationError as exc:
+                # Known ids still count as defined, so one bad entry does not also make every
+                # reference to it an error.
+                if isinstance(document.get("id"), str):
+                    seen.setdefault((str(kind), document["id"]), (relative, line))
                 for error in exc.errors():
                     problems.append(
                         Problem(
@@ -263,7 +268,7 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
             if isinstance(entry, Organisation):
                 organisation = (entry, relative, line)
             else:
-                entries.append(ParsedEntry("", entry, relative, line))
+                entries.append(ParsedEntry("", entry, relative, line, document))
     if organisation is None:
         if not problems:
             problems.append(
@@ -297,7 +302,7 @@ def _check_references(
                     problems.append(
                         Problem(
                             parsed_entry.file,
-                            parsed_entry.line,
+                            _locate(parsed_entry.node, [field_name, index], parsed_entry.line),
                             f"{field_name}[{index}]",
                             f"refers to unknown {target_kind} '{ref}'{hint}",
                             f"{parsed_entry.kind} '{parsed_entry.entry_id}'",

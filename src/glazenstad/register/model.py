@@ -20,7 +20,7 @@ Slug = Annotated[
     str,
     Field(
         pattern=r"^[a-z0-9][a-z0-9-]{0,79}$",
-        description="Stable identifier within the organisation: lowercase letters, digits, hyphens.",
+        description="Stable id within the organisation: lowercase letters, digits, hyphens.",
     ),
 ]
 HttpsUrl = Annotated[str, Field(pattern=r"^https://[^\s]+$", max_length=500)]
@@ -431,9 +431,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     KIND_SENSOR: {"activities": KIND_ACTIVITY},
 }
 
-_ENTRY_ADAPTER: TypeAdapter[Entry] = TypeAdapter(
-    Annotated[Entry, Field(discriminator="kind")]  # type: ignore[arg-type]
-)
+_ENTRY_ADAPTER: TypeAdapter[Entry] = TypeAdapter(Annotated[Entry, Field(discriminator="kind")])
 
 
 def entry_uri(register_uri: str, kind: str, entry_id: str) -> str:

@@ -71,7 +71,5 @@ def _conform(operation: dict[str, Any]) -> None:
         elif status.startswith(("4", "5")):
             content = response.get("content", {})
             content.pop("application/json", None)
-            content.setdefault(
-                PROBLEM_JSON, {"schema": {"$ref": "#/components/schemas/Problem"}}
-            )
+            content.setdefault(PROBLEM_JSON, {"schema": {"$ref": "#/components/schemas/Problem"}})
             response["content"] = content

@@ -113,7 +113,8 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
         detail = f"Er is geen resource op {request.url.path}."
     if exc.status_code == 405 and detail == "Method Not Allowed":
         detail = f"De methode {request.method} is niet toegestaan op {request.url.path}."
-    return problem_response(request, exc.status_code, detail, invalid, exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem_response(request, exc.status_code, detail, invalid, headers)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:

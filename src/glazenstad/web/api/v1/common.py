@@ -55,7 +55,7 @@ class PageParams:
 
 def page_model(name: str, item: type[BaseModel]) -> type[ApiModel]:
     """A concrete page class per item type, so the OpenAPI has readable schema names."""
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         name,
         __base__=ApiModel,
         results=(list[item], Field(description="The results on this page.")),  # type: ignore[valid-type]

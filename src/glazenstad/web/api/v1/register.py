@@ -5,7 +5,6 @@ Lists are paginated and filtered in memory over the cached register snapshot (se
 append-only version table.
 """
 
-
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -49,8 +48,12 @@ from glazenstad.web.state import AppState, get_state
 router = APIRouter()
 
 OrgId = Annotated[
-    str, Path(alias="organisationId", description="Organisation id, e.g. voorbeeldstad.",
-              pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    str,
+    Path(
+        alias="organisationId",
+        description="Organisation id, e.g. voorbeeldstad.",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,79}$",
+    ),
 ]
 ERRORS = problem_responses(400, 404, 500)
 
@@ -199,9 +202,7 @@ def list_organisations(
     state: AppState = Depends(get_state),
 ) -> Any:
     items = [
-        OrganisationResource.model_validate(
-            {**reg.org.model_dump(), **_meta(reg.organisation)}
-        )
+        OrganisationResource.model_validate({**reg.org.model_dump(), **_meta(reg.organisation)})
         for reg in state.register.snapshot().ordered()
     ]
     return paginate(request, items, pages)
@@ -236,14 +237,16 @@ def list_activities(
     request: Request,
     organisation_id: OrgId,
     pages: Annotated[PageParams, Depends()],
-    q: Annotated[str | None, Query(max_length=200, description="Search in name, "
-                                   "description and purposes.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search in name, description and purposes.")
+    ] = None,
     theme: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[Literal["concept", "actief", "beeindigd"] | None, Query()] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
     data_category: Annotated[str | None, Query(alias="dataCategory", max_length=80)] = None,
-    avg_ground: Annotated[Literal["a", "b", "c", "d", "e", "f"] | None,
-                          Query(alias="avgGround")] = None,
+    avg_ground: Annotated[
+        Literal["a", "b", "c", "d", "e", "f"] | None, Query(alias="avgGround")
+    ] = None,
     confidentiality: Annotated[Literal["normaal", "vertrouwelijk"] | None, Query()] = None,
     special_categories: Annotated[bool | None, Query(alias="specialCategories")] = None,
     state: AppState = Depends(get_state),
@@ -317,8 +320,10 @@ def _detail(kind: str, param: str) -> Callable[..., Any]:
         entry_id: Annotated[str, Path(alias=param, pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")],
         as_of: Annotated[
             AwareDatetime | None,
-            Query(alias="asOf", description="Give the version in force at this moment "
-                  "(ISO 8601 with timezone)."),
+            Query(
+                alias="asOf",
+                description="Give the version in force at this moment (ISO 8601 with timezone).",
+            ),
         ] = None,
         state: AppState = Depends(get_state),
     ) -> Any:
@@ -391,20 +396,34 @@ for _kind, _segment, _param, _stem, _page in _ROUTES:
     _resource = RESOURCES[_kind][0]
     if _page is not None:
         router.add_api_route(
-            _base, _simple_list(_kind), methods=["GET"], response_model=_page,
-            operation_id=f"list{_stem}s", summary=f"{_stem} entries of an organisation",
-            tags=["Register"], responses=ERRORS,
+            _base,
+            _simple_list(_kind),
+            methods=["GET"],
+            response_model=_page,
+            operation_id=f"list{_stem}s",
+            summary=f"{_stem} entries of an organisation",
+            tags=["Register"],
+            responses=ERRORS,
         )
     router.add_api_route(
-        f"{_base}/{{{_param}}}", _detail(_kind, _param), methods=["GET"],
-        response_model=_resource, operation_id=f"get{_stem}",
-        summary=f"One {_stem} entry, current or as of a moment", tags=["Register"],
+        f"{_base}/{{{_param}}}",
+        _detail(_kind, _param),
+        methods=["GET"],
+        response_model=_resource,
+        operation_id=f"get{_stem}",
+        summary=f"One {_stem} entry, current or as of a moment",
+        tags=["Register"],
         responses=ERRORS,
     )
     router.add_api_route(
-        f"{_base}/{{{_param}}}/versions", _versions(_kind, _param), methods=["GET"],
-        response_model=list[VersionInfo], operation_id=f"list{_stem}Versions",
-        summary=f"Version history of one {_stem} entry", tags=["Register"], responses=ERRORS,
+        f"{_base}/{{{_param}}}/versions",
+        _versions(_kind, _param),
+        methods=["GET"],
+        response_model=list[VersionInfo],
+        operation_id=f"list{_stem}Versions",
+        summary=f"Version history of one {_stem} entry",
+        tags=["Register"],
+        responses=ERRORS,
     )
 
 
@@ -419,7 +438,10 @@ for _kind, _segment, _param, _stem, _page in _ROUTES:
 def list_quality_checks() -> Any:
     return [
         QualityCheckInfo(
-            code=c.code, severity=c.severity, entry_kind=c.kind, title=c.title,
+            code=c.code,
+            severity=c.severity,
+            entry_kind=c.kind,
+            title=c.title,
             explanation=c.explanation,
         )
         for c in CHECKS.values()
@@ -445,9 +467,14 @@ def list_quality_findings(
     reg = _org(state, organisation_id)
     findings = [
         QualityFinding(
-            code=f.code, severity=f.check.severity, title=f.check.title,
-            explanation=f.check.explanation, entry_kind=f.check.kind, entry_id=f.entry_id,
-            entry_name=f.entry_name, detail=f.detail,
+            code=f.code,
+            severity=f.check.severity,
+            title=f.check.title,
+            explanation=f.check.explanation,
+            entry_kind=f.check.kind,
+            entry_id=f.entry_id,
+            entry_name=f.entry_name,
+            detail=f.detail,
         )
         for f in check_organisation(reg)
         if (severity is None or f.check.severity == severity) and (code is None or f.code == code)
@@ -484,8 +511,10 @@ def export_algoritmeregister(
     summary="The register of processing activities (AVG art. 30) as CSV",
     tags=["Exports"],
     responses={
-        200: {"description": "CSV, one row per activity.",
-              "content": {"text/csv": {"schema": {"type": "string"}}}},
+        200: {
+            "description": "CSV, one row per activity.",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
         **ERRORS,
     },
 )
@@ -495,7 +524,9 @@ def export_art30(organisation_id: OrgId, state: AppState = Depends(get_state)) -
         art30_csv(reg),
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="verwerkingsregister-{organisation_id}.csv"'
+            "Content-Disposition": (
+                f'attachment; filename="verwerkingsregister-{organisation_id}.csv"'
+            )
         },
     )
 
@@ -524,14 +555,14 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     summary="Published JSON Schemas: the register YAML and the Algoritmeregister export",
     tags=["Schemas"],
     responses={
-        200: {"description": "A JSON Schema (draft 2020-12).",
-              "content": {"application/json": {"schema": {"type": "object"}}}},
+        200: {
+            "description": "A JSON Schema (draft 2020-12).",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
         **ERRORS,
     },
 )
 def get_schema(
-    schema_name: Annotated[
-        Literal["register", "algoritmeregister-v1"], Path(alias="schemaName")
-    ],
+    schema_name: Annotated[Literal["register", "algoritmeregister-v1"], Path(alias="schemaName")],
 ) -> JSONResponse:
     return JSONResponse(SCHEMAS[schema_name]())

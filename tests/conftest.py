@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh database per test on SQLite and on PostgreSQL, and register paths.
+
+PostgreSQL tests create their own database with a unique name and drop it afterwards. Without a
+reachable server they are skipped with the reason shown, except when CI=true: there a missing
+service is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from glazenstad.db.engine import make_engine, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_REGISTER = ROOT / "demo" / "register"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_REGISTER = FIXTURES / "register"
+
+PG_ADMIN_URL = os.environ.get(
+    "GLAZENSTAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any connection failure means: no server here
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+_PG_REASON: str | None = None
+_PG_CHECKED = False
+
+
+def require_postgres() -> None:
+    global _PG_REASON, _PG_CHECKED
+    if not _PG_CHECKED:
+        _PG_REASON = _postgres_available()
+        _PG_CHECKED = True
+    if _PG_REASON is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true and {_PG_REASON}")
+        pytest.skip(_PG_REASON)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test."""
+    require_postgres()
+    name = f"gs_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'glazenstad.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The same test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on each backend."""
+    eng = make_engine(database_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
