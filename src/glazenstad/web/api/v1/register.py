@@ -52,6 +52,7 @@ OrgId = Annotated[
     Path(
         alias="organisationId",
         description="Organisation id, e.g. voorbeeldstad.",
+        examples=["voorbeeldstad"],
         pattern=r"^[a-z0-9][a-z0-9-]{0,79}$",
     ),
 ]
