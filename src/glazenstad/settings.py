@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL the public sees; defaults to http://host:port."
     )
-    page_size_max: int = Field(default=100, ge=1, le=1000, description="Largest API page size.")
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
