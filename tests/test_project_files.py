@@ -11,16 +11,33 @@ from tests.conftest import ROOT
 # publiccode.yml standard 0.4: required keys and permitted values.
 DEVELOPMENT_STATUS = {"concept", "development", "beta", "stable", "obsolete"}
 SOFTWARE_TYPES = {
-    "standalone/mobile", "standalone/iot", "standalone/desktop", "standalone/web",
-    "standalone/backend", "standalone/other", "addon", "library", "configurationFiles",
+    "standalone/mobile",
+    "standalone/iot",
+    "standalone/desktop",
+    "standalone/web",
+    "standalone/backend",
+    "standalone/other",
+    "addon",
+    "library",
+    "configurationFiles",
 }
 MAINTENANCE_TYPES = {"internal", "contract", "community", "none"}
 
 
 def test_publiccode_yml_is_valid() -> None:
     data = YAML(typ="safe").load((ROOT / "publiccode.yml").read_text(encoding="utf-8"))
-    for key in ("publiccodeYmlVersion", "name", "url", "platforms", "developmentStatus",
-                "softwareType", "description", "legal", "maintenance", "localisation"):
+    for key in (
+        "publiccodeYmlVersion",
+        "name",
+        "url",
+        "platforms",
+        "developmentStatus",
+        "softwareType",
+        "description",
+        "legal",
+        "maintenance",
+        "localisation",
+    ):
         assert key in data, key
     assert data["publiccodeYmlVersion"] == "0.4"
     assert data["url"].startswith("https://")
@@ -39,8 +56,10 @@ def test_publiccode_yml_is_valid() -> None:
 
 
 def test_licence_is_eupl_1_2() -> None:
-    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith(
-        "EUROPEAN UNION PUBLIC LICENCE v. 1.2"
+    assert (
+        (ROOT / "LICENSE")
+        .read_text(encoding="utf-8")
+        .startswith("EUROPEAN UNION PUBLIC LICENCE v. 1.2")
     )
 
 

@@ -21,8 +21,10 @@ from tests.conftest import DEMO_REGISTER, TEST_REGISTER
 _DATA = Path(tempfile.mkdtemp(prefix="glazenstad-contract-"))
 _URL = f"sqlite:///{_DATA / 'contract.sqlite3'}"
 app = create_app(Settings(database_url=_URL, data_dir=_DATA))
-load_register(make_engine(_URL), DEMO_REGISTER if (DEMO_REGISTER / "voorbeeldstad").is_dir()
-              else TEST_REGISTER)
+load_register(
+    make_engine(_URL),
+    DEMO_REGISTER if (DEMO_REGISTER / "voorbeeldstad").is_dir() else TEST_REGISTER,
+)
 
 schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 

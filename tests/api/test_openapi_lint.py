@@ -37,8 +37,16 @@ def test_openapi_passes_the_nl_api_design_rules(client: TestClient, tmp_path: Pa
     ruleset = tmp_path / "ruleset.yaml"
     shutil.copy(RULESET, ruleset)
     result = subprocess.run(
-        [str(SPECTRAL), "lint", "-r", str(ruleset), "--fail-severity=warn", "-f", "text",
-         str(spec)],
+        [
+            str(SPECTRAL),
+            "lint",
+            "-r",
+            str(ruleset),
+            "--fail-severity=warn",
+            "-f",
+            "text",
+            str(spec),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

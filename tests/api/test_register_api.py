@@ -30,8 +30,10 @@ def test_organisations_are_listed_with_pagination(client: TestClient) -> None:
 
 
 def test_activity_list_filters_and_pages(client: TestClient) -> None:
-    names = lambda params: [a["id"] for a in client.get(  # noqa: E731
-        f"{BASE}/processing-activities", params=params).json()["results"]]
+    def names(params: dict[str, object]) -> list[str]:
+        response = client.get(f"{BASE}/processing-activities", params=params)  # type: ignore[arg-type]
+        return [a["id"] for a in response.json()["results"]]
+
     assert names({}) == ["parkeren-scanauto", "wmo-maatwerk"]
     assert names({"q": "ONDERSTEUNING"}) == ["wmo-maatwerk"]
     assert names({"confidentiality": "vertrouwelijk"}) == ["wmo-maatwerk"]
@@ -48,7 +50,9 @@ def test_activity_list_filters_and_pages(client: TestClient) -> None:
 
 def test_activity_detail_is_camel_case_with_links(client: TestClient) -> None:
     body = client.get(f"{BASE}/processing-activities/parkeren-scanauto").json()
-    assert body["uri"] == "https://register.teststad.example/processing-activities/parkeren-scanauto"
+    assert (
+        body["uri"] == "https://register.teststad.example/processing-activities/parkeren-scanauto"
+    )
     assert body["legalBasis"]["avgGround"] == "e"
     assert body["legalBasis"]["laws"][0]["bwbId"] == "BWBR0005416"
     assert body["dataSubjectCategories"] == ["Parkeerders"]
@@ -78,8 +82,9 @@ def test_as_of_and_versions(client: TestClient) -> None:
 
 
 def test_bad_input_is_400_problem_json_naming_the_field(client: TestClient) -> None:
-    response = client.get(f"{BASE}/processing-activities", params={"pageSize": 1000,
-                                                                   "status": "kapot"})
+    response = client.get(
+        f"{BASE}/processing-activities", params={"pageSize": 1000, "status": "kapot"}
+    )
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -88,8 +93,12 @@ def test_bad_input_is_400_problem_json_naming_the_field(client: TestClient) -> N
 
 
 def test_unknown_resources_are_404_problems(client: TestClient) -> None:
-    for url in ("/api/v1/organisations/elders", f"{BASE}/algorithms/onbekend",
-                f"{BASE}/sensors/onbekend/versions", "/api/v1/bestaat-niet"):
+    for url in (
+        "/api/v1/organisations/elders",
+        f"{BASE}/algorithms/onbekend",
+        f"{BASE}/sensors/onbekend/versions",
+        "/api/v1/bestaat-niet",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert response.headers["content-type"] == "application/problem+json"
@@ -116,8 +125,10 @@ def test_exports(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert "verwerkingsregister-teststad.csv" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert {r["Naam"] for r in rows} == {"Parkeerhandhaving met scanauto's",
-                                         "Wmo-maatwerkvoorziening"}
+    assert {r["Naam"] for r in rows} == {
+        "Parkeerhandhaving met scanauto's",
+        "Wmo-maatwerkvoorziening",
+    }
     sensors = client.get(f"{BASE}/exports/sensors").json()
     assert sensors[0]["personalData"] is True
 

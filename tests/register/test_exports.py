@@ -24,27 +24,57 @@ from tests.conftest import DEMO_REGISTER, TEST_REGISTER
 # Field rules of the Algoritmeregister publication standard v1.0, transcribed from the standard
 # (MinBZK/Algoritmeregister, backend/app/schemas/config/v1_0.json) independently of our schema.
 REQUIRED = {
-    "name", "description_short", "organization", "status", "contact_email",
-    "publication_category", "lang",
+    "name",
+    "description_short",
+    "organization",
+    "status",
+    "contact_email",
+    "publication_category",
+    "lang",
 }
 MAX_LENGTH = {
-    "name": 100, "description_short": 350, "organization": 100, "begin_date": 7, "end_date": 7,
-    "contact_email": 500, "website": 500, "url": 500, "goal": 2500, "proportionality": 2500,
-    "human_intervention": 2500, "risks": 2500, "lawful_basis": 2500, "process_index_url": 500,
-    "impacttoetsen": 2500, "source_data": 2500, "methods_and_models": 5000, "provider": 200,
-    "publiccode": 500, "source_id": 100, "tags": 2500,
+    "name": 100,
+    "description_short": 350,
+    "organization": 100,
+    "begin_date": 7,
+    "end_date": 7,
+    "contact_email": 500,
+    "website": 500,
+    "url": 500,
+    "goal": 2500,
+    "proportionality": 2500,
+    "human_intervention": 2500,
+    "risks": 2500,
+    "lawful_basis": 2500,
+    "process_index_url": 500,
+    "impacttoetsen": 2500,
+    "source_data": 2500,
+    "methods_and_models": 5000,
+    "provider": 200,
+    "publiccode": 500,
+    "source_id": 100,
+    "tags": 2500,
 }
 PERMITTED = {
     "status": {"In ontwikkeling", "In gebruik", "Buiten gebruik"},
     "publication_category": {
-        "Hoog-risico AI-systeem", "Impactvolle algoritmes", "Overige algoritmes",
+        "Hoog-risico AI-systeem",
+        "Impactvolle algoritmes",
+        "Overige algoritmes",
     },
     "lang": {"nld"},
     "standard_version": {"1.0"},
 }
 RICH_TEXT = {
-    "goal", "proportionality", "human_intervention", "risks", "lawful_basis", "impacttoetsen",
-    "source_data", "methods_and_models", "tags",
+    "goal",
+    "proportionality",
+    "human_intervention",
+    "risks",
+    "lawful_basis",
+    "impacttoetsen",
+    "source_data",
+    "methods_and_models",
+    "tags",
 }
 ALLOWED_TAGS = {"div", "br", "p", "ul", "ol", "li"}
 
@@ -97,9 +127,13 @@ def test_every_algorithm_exports_to_a_conforming_record(loaded: RegisterStore) -
 def test_schema_rejects_what_the_standard_rejects() -> None:
     validator = Draft202012Validator(ALGORITMEREGISTER_V1_SCHEMA)
     good = {
-        "name": "Naam", "description_short": "Kort", "organization": "Gemeente X",
-        "status": "In gebruik", "contact_email": "a@b.nl",
-        "publication_category": "Overige algoritmes", "lang": "nld",
+        "name": "Naam",
+        "description_short": "Kort",
+        "organization": "Gemeente X",
+        "status": "In gebruik",
+        "contact_email": "a@b.nl",
+        "publication_category": "Overige algoritmes",
+        "lang": "nld",
     }
     assert validator.is_valid(good)
     assert not validator.is_valid({**good, "name": "x" * 101})
@@ -133,8 +167,12 @@ def test_art30_csv_has_every_article_30_field(loaded: RegisterStore) -> None:
             # AVG art. 30(1): controller and DPO, purposes, categories of subjects and data,
             # recipients, transfers, erasure limits, security measures.
             for column in (
-                "Verwerkingsverantwoordelijke", "Functionaris gegevensbescherming", "Doelen",
-                "Categorieën betrokkenen", "Categorieën persoonsgegevens", "Bewaartermijnen",
+                "Verwerkingsverantwoordelijke",
+                "Functionaris gegevensbescherming",
+                "Doelen",
+                "Categorieën betrokkenen",
+                "Categorieën persoonsgegevens",
+                "Bewaartermijnen",
                 "Grondslag AVG",
             ):
                 assert row[column], f"{row['Naam']}: {column} empty"
@@ -145,7 +183,18 @@ def test_sensor_export_has_register_fields(loaded: RegisterStore) -> None:
     for reg in loaded.snapshot().ordered():
         for sensor in reg.sensors():
             record = sensor_record(reg, sensor)
-            for key in ("id", "name", "purpose", "type", "theme", "latitude", "longitude",
-                        "personalData", "mobile", "organisation", "contactEmail"):
+            for key in (
+                "id",
+                "name",
+                "purpose",
+                "type",
+                "theme",
+                "latitude",
+                "longitude",
+                "personalData",
+                "mobile",
+                "organisation",
+                "contactEmail",
+            ):
                 assert record[key] is not None, key
             assert all(a.startswith(reg.org.register_uri) for a in record["activities"])

@@ -52,7 +52,12 @@ def test_valid_register_parses_with_every_kind(register_dir: Path) -> None:
     assert list(parsed.organisations) == ["teststad"]
     kinds = sorted({e.kind for e in parsed.entries})
     assert kinds == [
-        "algorithm", "data-category", "dataset", "organisation", "processing-activity", "sensor",
+        "algorithm",
+        "data-category",
+        "dataset",
+        "organisation",
+        "processing-activity",
+        "sensor",
     ]
 
 
@@ -69,8 +74,10 @@ def test_unknown_field_is_named_with_a_suggestion(register_dir: Path) -> None:
     edit(path, "purposes:", "purpose:")
     found = problems_of(register_dir)
     line = line_of(path, "purpose:")
-    assert f"teststad/activities/wmo.yaml:{line}: processing-activity 'wmo-maatwerk': field "
-    "'purpose': unknown field 'purpose'; did you mean 'purposes'?" in found
+    assert (
+        f"teststad/activities/wmo.yaml:{line}: processing-activity 'wmo-maatwerk': field "
+        "'purpose': unknown field 'purpose'; did you mean 'purposes'?"
+    ) in found
     assert any("field 'purposes': required field is missing" in p for p in found)
 
 
@@ -133,10 +140,16 @@ def test_directory_without_organisation_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(register_dir: Path) -> None:
-    edit(register_dir / "teststad" / "activities" / "wmo.yaml", "confidentiality: vertrouwelijk",
-         "confidentiality: geheim")
-    edit(register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H",
-         "period: morgen")
+    edit(
+        register_dir / "teststad" / "activities" / "wmo.yaml",
+        "confidentiality: vertrouwelijk",
+        "confidentiality: geheim",
+    )
+    edit(
+        register_dir / "teststad" / "activities" / "parkeren.yaml",
+        "period: PT24H",
+        "period: morgen",
+    )
     assert len(problems_of(register_dir)) == 2
 
 
@@ -148,8 +161,11 @@ def _row_count(engine: Engine) -> int:
 def test_one_bad_file_loads_nothing(engine: Engine, register_dir: Path) -> None:
     load_register(engine, register_dir)
     before = _row_count(engine)
-    edit(register_dir / "teststad" / "activities" / "parkeren.yaml", "name: Parkeerhandhaving",
-         "name: Parkeercontrole")
+    edit(
+        register_dir / "teststad" / "activities" / "parkeren.yaml",
+        "name: Parkeerhandhaving",
+        "name: Parkeercontrole",
+    )
     edit(register_dir / "teststad" / "activities" / "wmo.yaml", "avg_ground: e", "avg_ground: z")
     with pytest.raises(RegisterValidationError):
         load_register(engine, register_dir)
@@ -164,8 +180,9 @@ def test_reload_creates_versions_only_for_changes(engine: Engine, register_dir: 
     again = load_register(engine, register_dir)
     assert (again.added, again.changed, again.removed, again.unchanged) == (0, 0, 0, 9)
     assert again.load_id is None
-    edit(register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H",
-         "period: PT48H")
+    edit(
+        register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H", "period: PT48H"
+    )
     third = load_register(engine, register_dir)
     assert (third.added, third.changed, third.removed, third.unchanged) == (0, 1, 0, 8)
     store = RegisterStore(engine)
@@ -177,13 +194,21 @@ def test_reload_creates_versions_only_for_changes(engine: Engine, register_dir: 
 
 def test_version_as_of_a_moment(engine: Engine, register_dir: Path) -> None:
     load_register(engine, register_dir)
-    edit(register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H",
-         "period: PT48H")
+    edit(
+        register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H", "period: PT48H"
+    )
     load_register(engine, register_dir)
     store = RegisterStore(engine)
     v1, v2 = store.versions("teststad", KIND_ACTIVITY, "parkeren-scanauto")
-    assert store.as_of("teststad", KIND_ACTIVITY, "parkeren-scanauto",
-                       v1.recorded_at - timedelta(microseconds=1)) is None
+    assert (
+        store.as_of(
+            "teststad",
+            KIND_ACTIVITY,
+            "parkeren-scanauto",
+            v1.recorded_at - timedelta(microseconds=1),
+        )
+        is None
+    )
     at_first = store.as_of("teststad", KIND_ACTIVITY, "parkeren-scanauto", v1.recorded_at)
     assert at_first is not None and at_first.version == 1
     between = v1.recorded_at + (v2.recorded_at - v1.recorded_at) / 2
@@ -211,8 +236,10 @@ def test_removed_entry_gets_a_tombstone(engine: Engine, register_dir: Path) -> N
     assert reg is not None and reg.activity("wmo-maatwerk") is None
     assert reg.activity("parkeren-scanauto") is not None
     # Putting it back is a new version, not an overwrite.
-    shutil.copy(TEST_REGISTER / "teststad" / "activities" / "wmo.yaml",
-                register_dir / "teststad" / "activities" / "wmo.yaml")
+    shutil.copy(
+        TEST_REGISTER / "teststad" / "activities" / "wmo.yaml",
+        register_dir / "teststad" / "activities" / "wmo.yaml",
+    )
     assert load_register(engine, register_dir).changed == 1
     assert len(store.versions("teststad", KIND_ACTIVITY, "wmo-maatwerk")) == 3
 
@@ -246,8 +273,11 @@ def test_organisations_are_kept_apart(engine: Engine, register_dir: Path, tmp_pa
 
 def test_organisation_entry_is_versioned_too(engine: Engine, register_dir: Path) -> None:
     load_register(engine, register_dir)
-    edit(register_dir / "teststad" / "organisation.yaml", "fg@teststad.example",
-         "privacy@fg.teststad.example")
+    edit(
+        register_dir / "teststad" / "organisation.yaml",
+        "fg@teststad.example",
+        "privacy@fg.teststad.example",
+    )
     assert load_register(engine, register_dir).changed == 1
     history = RegisterStore(engine).versions("teststad", KIND_ORGANISATION, "teststad")
     assert len(history) == 2

@@ -52,10 +52,14 @@ def test_fixture_findings(engine: Engine, register_dir: Path) -> None:
 
 
 def test_fixing_the_gaps_clears_the_findings(engine: Engine, register_dir: Path) -> None:
-    edit(register_dir / "teststad" / "activities" / "wmo.yaml", "status: nodig",
-         "status: uitgevoerd")
-    edit(register_dir / "teststad" / "algorithm.yaml", "activities: [parkeren-scanauto]\n---",
-         "activities: [parkeren-scanauto]\nimpacttoetsen_grouping:\n  - title: DPIA\n---")
+    edit(
+        register_dir / "teststad" / "activities" / "wmo.yaml", "status: nodig", "status: uitgevoerd"
+    )
+    edit(
+        register_dir / "teststad" / "algorithm.yaml",
+        "activities: [parkeren-scanauto]\n---",
+        "activities: [parkeren-scanauto]\nimpacttoetsen_grouping:\n  - title: DPIA\n---",
+    )
     assert codes(org(engine, register_dir)) == set()
 
 
@@ -64,24 +68,39 @@ def test_register_gaps_are_found(engine: Engine, register_dir: Path) -> None:
     edit(wmo, "  special_category_ground: Artikel 5.1.1 Wmo 2015\n", "")
     edit(wmo, "retention:\n  - outcome: standaard\n    period: P15Y\n", "")
     park = register_dir / "teststad" / "activities" / "parkeren.yaml"
-    edit(park, "  laws:\n    - title: Gemeentewet\n      bwb_id: BWBR0005416\n"
-               "      article: \"225\"\n", "  laws: []\n")
-    edit(park, "roles: [parkeerhandhaver]", "roles: []\nprocessors:\n  - name: ScanBV\n"
-               "    agreement: false")
+    edit(
+        park,
+        '  laws:\n    - title: Gemeentewet\n      bwb_id: BWBR0005416\n      article: "225"\n',
+        "  laws: []\n",
+    )
+    edit(
+        park,
+        "roles: [parkeerhandhaver]",
+        "roles: []\nprocessors:\n  - name: ScanBV\n    agreement: false",
+    )
     algo = register_dir / "teststad" / "algorithm.yaml"
     edit(algo, "status: In gebruik", "status: Buiten gebruik")
-    edit(algo, "human_intervention: <p>Een handhaver controleert elke mogelijke overtreding.</p>",
-         "goal: <p>Snel <b>handhaven</b></p>")
+    edit(
+        algo,
+        "human_intervention: <p>Een handhaver controleert elke mogelijke overtreding.</p>",
+        "goal: <p>Snel <b>handhaven</b></p>",
+    )
     edit(algo, "activities: [parkeren-scanauto]\n---", "activities: []\n---")
     edit(algo, "activities: [parkeren-scanauto]\n", "valid_until: 2020-01-01\n")
     edit(algo, "retention_months: 6\n", "")
     found = codes(org(engine, register_dir), today=date(2026, 1, 1))
     expected = {
-        ("VA002", "wmo-maatwerk"), ("VA005", "wmo-maatwerk"), ("VA003", "parkeren-scanauto"),
-        ("VA006", "parkeren-scanauto"), ("VA008", "parkeren-scanauto"),
-        ("AL001", "kentekenherkenning"), ("AL003", "kentekenherkenning"),
-        ("AL004", "kentekenherkenning"), ("AL005", "kentekenherkenning"),
-        ("SE001", "scanauto-camera-1"), ("SE002", "scanauto-camera-1"),
+        ("VA002", "wmo-maatwerk"),
+        ("VA005", "wmo-maatwerk"),
+        ("VA003", "parkeren-scanauto"),
+        ("VA006", "parkeren-scanauto"),
+        ("VA008", "parkeren-scanauto"),
+        ("AL001", "kentekenherkenning"),
+        ("AL003", "kentekenherkenning"),
+        ("AL004", "kentekenherkenning"),
+        ("AL005", "kentekenherkenning"),
+        ("SE001", "scanauto-camera-1"),
+        ("SE002", "scanauto-camera-1"),
         ("SE003", "scanauto-camera-1"),
     }
     assert expected <= found
