@@ -7,19 +7,14 @@ whole tree is valid are versions written, in one transaction.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.comments import CommentedMap
 from sqlalchemy import Engine, and_, func, select
 
 from glazenstad.db.base import utcnow
@@ -32,29 +27,17 @@ from glazenstad.register.model import (
     entry_uri,
 )
 from glazenstad.register.tables import register_entry_version, register_load
+from glazenstad.register.yamlsource import (
+    Problem,
+    locate,
+    plain,
+    read_documents,
+    suggestion,
+    validation_problems,
+)
 
 YAML_SUFFIXES = (".yaml", ".yml")
 ORGANISATION_FILE = "organisation.yaml"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a register file, located as precisely as the YAML allows."""
-
-    file: str
-    line: int | None
-    field: str | None
-    message: str
-    entry: str | None = None
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        parts = [where]
-        if self.entry:
-            parts.append(self.entry)
-        if self.field:
-            parts.append(f"field '{self.field}'")
-        return ": ".join(parts) + f": {self.message}"
 
 
 class RegisterValidationError(Exception):
@@ -100,68 +83,6 @@ class LoadResult:
     unchanged: int
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip nodes as plain Python values (dates stay dates)."""
-    if isinstance(node, dict):
-        return {str(key): _plain(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_plain(value) for value in node]
-    if isinstance(node, datetime | date):
-        return node
-    if isinstance(node, bool | int | float) or node is None:
-        return node
-    return str(node)
-
-
-def _locate(node: Any, loc: Iterable[int | str], default_line: int) -> int:
-    """The 1-based line of the deepest node on `loc` that exists in the YAML."""
-    line = default_line
-    for step in loc:
-        if isinstance(node, CommentedMap) and step in node:
-            line = node.lc.key(step)[0] + 1
-            node = node[step]
-        elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
-            line = node.lc.item(step)[0] + 1
-            node = node[step]
-        else:
-            break
-    return line
-
-
-def _field_path(loc: Iterable[int | str]) -> str:
-    path = ""
-    for step in loc:
-        path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else str(step))
-    return path
-
-
-def _message(error: Any, model: type[Entry]) -> str:
-    kind = error["type"]
-    loc = error["loc"]
-    if kind == "extra_forbidden":
-        name = str(loc[-1])
-        known = list(model.model_fields) if len(loc) == 1 else []
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown field '{name}'{hint}"
-    if kind == "missing":
-        return "required field is missing"
-    message = str(error["msg"])
-    if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
-        value = error["input"]
-        if isinstance(value, str | int | float) and len(str(value)) <= 120:
-            message += f" (got {value!r})"
-    return message
-
-
-def _documents(path: Path, relative: str) -> Iterator[tuple[Any, int]]:
-    yaml = YAML(typ="rt")
-    text = path.read_text(encoding="utf-8")
-    for document in yaml.load_all(text):
-        line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
-        yield document, line
-
-
 def organisation_dirs(root: Path) -> list[Path]:
     """The organisation directories under `root` (or `root` itself when it is one)."""
     if (root / ORGANISATION_FILE).is_file():
@@ -196,15 +117,9 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
     files = sorted(p for p in org_dir.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
     for path in files:
         relative = str(path.relative_to(base))
-        try:
-            documents = list(_documents(path, relative))
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else None
-            problems.append(Problem(relative, line, None, f"not valid YAML: {exc.problem}"))
-            continue
-        except UnicodeDecodeError as exc:
-            problems.append(Problem(relative, None, None, f"not UTF-8 text: {exc.reason}"))
+        documents, unreadable = read_documents(path, relative)
+        if unreadable:
+            problems.extend(unreadable)
             continue
         for index, (document, line) in enumerate(documents):
             if document is None:
@@ -222,7 +137,7 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
                 problems.append(
                     Problem(
                         relative,
-                        _locate(document, ["kind"], line),
+                        locate(document, ["kind"], line),
                         "kind",
                         f"unknown kind {kind!r}; expected one of {known}"
                         if kind is not None
@@ -233,22 +148,13 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
                 continue
             label = f"{kind} '{document.get('id', '?')}'"
             try:
-                entry = model.model_validate(_plain(document))
+                entry = model.model_validate(plain(document))
             except ValidationError as exc:
                 # Known ids still count as defined, so one bad entry does not also make every
                 # reference to it an error.
                 if isinstance(document.get("id"), str):
                     seen.setdefault((str(kind), document["id"]), (relative, line))
-                for error in exc.errors():
-                    problems.append(
-                        Problem(
-                            relative,
-                            _locate(document, error["loc"], line),
-                            _field_path(error["loc"]) or None,
-                            _message(error, model),
-                            label,
-                        )
-                    )
+                problems.extend(validation_problems(exc, model, document, relative, line, label))
                 continue
             key = (entry.KIND, entry.id)
             if key in seen:
@@ -256,7 +162,7 @@ def _parse_organisation(org_dir: Path, base: Path, parsed: ParsedRegister) -> li
                 problems.append(
                     Problem(
                         relative,
-                        _locate(document, ["id"], line),
+                        locate(document, ["id"], line),
                         "id",
                         f"duplicate id; {kind} '{entry.id}' is already defined at "
                         f"{first_file}:{first_line}",
@@ -296,13 +202,11 @@ def _check_references(
         for field_name, target_kind in REFERENCES.get(parsed_entry.kind, {}).items():
             for index, ref in enumerate(getattr(parsed_entry.entry, field_name)):
                 if (target_kind, ref) not in seen:
-                    known = sorted(i for k, i in seen if k == target_kind)
-                    close = difflib.get_close_matches(ref, known, n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
+                    hint = suggestion(ref, sorted(i for k, i in seen if k == target_kind))
                     problems.append(
                         Problem(
                             parsed_entry.file,
-                            _locate(parsed_entry.node, [field_name, index], parsed_entry.line),
+                            locate(parsed_entry.node, [field_name, index], parsed_entry.line),
                             f"{field_name}[{index}]",
                             f"refers to unknown {target_kind} '{ref}'{hint}",
                             f"{parsed_entry.kind} '{parsed_entry.entry_id}'",

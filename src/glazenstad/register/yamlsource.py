@@ -1,0 +1,131 @@
+"""Reading YAML written by people, and pointing at the exact line when it is wrong.
+
+Shared by the register loader and the rules loader: ruamel.yaml's round-trip nodes keep line
+numbers, and a pydantic error location (`legal_basis.laws[0].bwb_id`) is walked down those nodes
+to the deepest line that exists.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a file, located as precisely as the YAML allows."""
+
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+    entry: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [where]
+        if self.entry:
+            parts.append(self.entry)
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ": ".join(parts) + f": {self.message}"
+
+
+def plain(node: Any) -> Any:
+    """ruamel's round-trip nodes as plain Python values (dates stay dates)."""
+    if isinstance(node, dict):
+        return {str(key): plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [plain(value) for value in node]
+    if isinstance(node, datetime | date):
+        return node
+    if isinstance(node, bool | int | float) or node is None:
+        return node
+    return str(node)
+
+
+def locate(node: Any, loc: Iterable[int | str], default_line: int) -> int:
+    """The 1-based line of the deepest node on `loc` that exists in the YAML."""
+    line = default_line
+    for step in loc:
+        if isinstance(node, CommentedMap) and step in node:
+            line = node.lc.key(step)[0] + 1
+            node = node[step]
+        elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
+            line = node.lc.item(step)[0] + 1
+            node = node[step]
+        else:
+            break
+    return line
+
+
+def field_path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for step in loc:
+        path += f"[{step}]" if isinstance(step, int) else (f".{step}" if path else str(step))
+    return path
+
+
+def error_message(error: Any, model: type[BaseModel]) -> str:
+    """A pydantic error in words for the person who wrote the YAML."""
+    kind = error["type"]
+    loc = error["loc"]
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        known = list(model.model_fields) if len(loc) == 1 else []
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown field '{name}'{hint}"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(error["msg"])
+    if "input" in error and kind not in ("model_type", "dict_type", "list_type"):
+        value = error["input"]
+        if isinstance(value, str | int | float) and len(str(value)) <= 120:
+            message += f" (got {value!r})"
+    return message
+
+
+def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], list[Problem]]:
+    """The YAML documents of a file with their first lines, or the problem that stops reading."""
+    yaml = YAML(typ="rt")
+    try:
+        text = path.read_text(encoding="utf-8")
+        documents = []
+        for document in yaml.load_all(text):
+            line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
+            documents.append((document, line))
+        return documents, []
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        return [], [Problem(relative, line, None, f"not valid YAML: {exc.problem}")]
+    except UnicodeDecodeError as exc:
+        return [], [Problem(relative, None, None, f"not UTF-8 text: {exc.reason}")]
+
+
+def validation_problems(
+    exc: Any, model: type[BaseModel], node: Any, relative: str, line: int, label: str | None
+) -> Iterator[Problem]:
+    for error in exc.errors():
+        yield Problem(
+            relative,
+            locate(node, error["loc"], line),
+            field_path(error["loc"]) or None,
+            error_message(error, model),
+            label,
+        )
+
+
+def suggestion(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
