@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +15,12 @@ from sqlalchemy import Engine
 from glazenstad import __version__
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
+from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
+
+if TYPE_CHECKING:
+    from glazenstad.register.store import RegisterSnapshot
+    from glazenstad.rules.loader import PolicyTree
 
 app = typer.Typer(
     help="Glazen Stad: a municipality's data policy, executed and made public.",
@@ -25,13 +30,19 @@ register_app = typer.Typer(
     help="The register of processing activities, algorithms, sensors.", no_args_is_help=True
 )
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Data-use rules: check, test, load and activate policies.", no_args_is_help=True
+)
 app.add_typer(register_app, name="register")
+app.add_typer(rules_app, name="rules")
 app.add_typer(db_app, name="db")
 
 console = Console()
 errors = Console(stderr=True)
 
-DEFAULT_DEMO_REGISTER = Path(__file__).resolve().parents[2] / "demo" / "register"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEFAULT_DEMO_REGISTER = DEMO_DIR / "register"
+DEFAULT_DEMO_POLICIES = DEMO_DIR / "policies"
 
 
 def _engine() -> Engine:
@@ -40,7 +51,7 @@ def _engine() -> Engine:
     return engine
 
 
-def _report_problems(exc: RegisterValidationError) -> None:
+def _report_problems(exc: RegisterValidationError | PolicyValidationError) -> None:
     errors.print(f"[bold red]{len(exc.problems)} problem(s); nothing was loaded:[/]")
     for problem in exc.problems:
         errors.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
@@ -238,6 +249,175 @@ def demo(
     )
     if not no_serve:
         serve(host=host, port=port)
+
+
+def _register_snapshot(register: Path | None) -> RegisterSnapshot:
+    """The register to check policies against: from files (in memory) or from the database."""
+    from glazenstad.register.store import RegisterStore
+
+    if register is None:
+        return RegisterStore(_engine()).snapshot()
+    engine = make_engine("sqlite://")
+    migrate(engine)
+    try:
+        load_register(engine, register, loaded_by="rules-check")
+    except RegisterValidationError as exc:
+        _report_problems(exc)
+        raise typer.Exit(1) from None
+    return RegisterStore(engine).snapshot()
+
+
+def _policy_tree(directory: Path, snapshot: RegisterSnapshot) -> PolicyTree:
+    from glazenstad.rules.loader import PolicyValidationError, check_references, parse_policies
+
+    try:
+        tree = parse_policies(directory)
+    except PolicyValidationError as exc:
+        _report_problems(exc)
+        raise typer.Exit(1) from None
+    problems = check_references(tree, snapshot)
+    if problems:
+        _report_problems(PolicyValidationError(problems))
+        raise typer.Exit(1)
+    return tree
+
+
+RegisterOption = Annotated[
+    Path | None,
+    typer.Option(help="Check against this register directory instead of the database."),
+]
+
+
+@rules_app.command("check")
+def rules_check(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    register: RegisterOption = None,
+) -> None:
+    """Validate policies and scenarios, including every register id they name."""
+    tree = _policy_tree(directory, _register_snapshot(register))
+    rules = sum(len(p.policy.rules) for p in tree.policies)
+    scenarios = sum(len(s.scenarios.scenarios) for s in tree.scenario_sets)
+    console.print(
+        f"Valid: {len(tree.policies)} policy(ies), {rules} rule(s), {scenarios} scenario(s)."
+    )
+
+
+@rules_app.command("test")
+def rules_test(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    register: RegisterOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every scenario.")] = False,
+) -> None:
+    """Run the scenarios next to each policy; print failures with the explanation."""
+    from glazenstad.rules.compiler import compile_policy
+    from glazenstad.rules.effective import policy_context
+    from glazenstad.rules.scenarios import run_scenarios
+
+    snapshot = _register_snapshot(register)
+    tree = _policy_tree(directory, snapshot)
+    compiled = {}
+    for loaded in tree.policies:
+        reg = snapshot.organisation(loaded.policy.organisation)
+        assert reg is not None
+        compiled[loaded.policy.id] = compile_policy(policy_context(loaded.policy, reg))
+    passed = failed = 0
+    for scenarios in tree.scenario_sets:
+        for result in run_scenarios(scenarios, compiled[scenarios.scenarios.policy]):
+            where = f"{result.file}:{result.line}"
+            if result.passed:
+                passed += 1
+                if verbose:
+                    console.print(f"[green]ok[/]   {where} {result.scenario.name}")
+                continue
+            failed += 1
+            console.print(f"[red]FAIL[/] {where} {result.scenario.name}", highlight=False)
+            for failure in result.failures:
+                console.print(f"       {failure}", markup=False, highlight=False)
+            console.print(
+                f"       uitleg: {result.decision.explanation()}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+    console.print(f"{passed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@rules_app.command("load")
+def rules_load(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    by: Annotated[str, typer.Option(help="Who loads (kept in the lifecycle).")] = "cli",
+    activate: Annotated[bool, typer.Option(help="Activate what was loaded.")] = False,
+) -> None:
+    """Store each policy as a draft version (if new); optionally activate it."""
+    from glazenstad.rules.store import PolicyStore
+
+    engine = _engine()
+    tree = _policy_tree(directory, _register_snapshot(None))
+    store = PolicyStore(engine)
+    for loaded in tree.policies:
+        version, created = store.save(loaded.policy, by=by, source=loaded.file)
+        state = "new draft" if created else f"unchanged ({version.status})"
+        console.print(
+            f"{loaded.policy.organisation}/{loaded.policy.id} {version.content_hash[:12]}: {state}"
+        )
+        if activate and version.status != "active":
+            store.activate(version.organisation_id, version.content_hash, by=by)
+            console.print("  activated")
+
+
+@rules_app.command("activate")
+def rules_activate(
+    organisation: Annotated[str, typer.Argument(help="Organisation id.")],
+    version: Annotated[str, typer.Argument(help="Version hash (or its first 8+ characters).")],
+    by: Annotated[str, typer.Option(help="Who activates.")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Make a stored version the organisation's active policy."""
+    from glazenstad.rules.store import PolicyLifecycleError, PolicyStore
+
+    try:
+        activated = PolicyStore(_engine()).activate(organisation, version, by=by, note=note)
+    except PolicyLifecycleError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"Active for {organisation}: {activated.content_hash[:12]} ({activated.title})")
+
+
+@rules_app.command("versions")
+def rules_versions(
+    organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+) -> None:
+    """List policy versions with their lifecycle."""
+    from glazenstad.rules.store import PolicyStore
+
+    table = Table("Organisatie", "Beleid", "Versie", "Status", "Sinds", "Door")
+    for version in PolicyStore(_engine()).versions(organisation):
+        last = version.events[-1]
+        table.add_row(
+            version.organisation_id,
+            version.policy_id,
+            version.content_hash[:12],
+            version.status,
+            last.at.isoformat(timespec="seconds"),
+            last.by,
+        )
+    console.print(table)
+
+
+@rules_app.command("schema")
+def rules_schema(
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """Print the JSON Schema of policy YAML documents."""
+    from glazenstad.rules.language import policy_json_schema
+
+    text = json.dumps(policy_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 def _print_urls(base: str) -> None:

@@ -2,5 +2,6 @@
 
 from glazenstad.db.base import metadata
 from glazenstad.register import tables as _register_tables  # noqa: F401  (registers the tables)
+from glazenstad.rules import tables as _rules_tables  # noqa: F401
 
 __all__ = ["metadata"]

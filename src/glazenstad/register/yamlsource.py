@@ -114,14 +114,22 @@ def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], li
 
 
 def validation_problems(
-    exc: Any, model: type[BaseModel], node: Any, relative: str, line: int, label: str | None
+    exc: Any,
+    model: type[BaseModel],
+    node: Any,
+    relative: str,
+    line: int,
+    label: str | None,
+    tags: frozenset[str] = frozenset(),
 ) -> Iterator[Problem]:
+    """One problem per pydantic error; `tags` are union tags in error locations, not YAML keys."""
     for error in exc.errors():
+        loc = tuple(step for step in error["loc"] if step not in tags)
         yield Problem(
             relative,
-            locate(node, error["loc"], line),
-            field_path(error["loc"]) or None,
-            error_message(error, model),
+            locate(node, loc, line),
+            field_path(loc) or None,
+            error_message({**error, "loc": loc}, model),
             label,
         )
 

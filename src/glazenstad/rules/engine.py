@@ -1,0 +1,195 @@
+"""The decision engine: holds compiled policy versions and decides requests against them.
+
+`Engine.decide` is the hot path of the whole platform. It touches only the compiled index and
+the request; the explanation (from the reference evaluator's trace) and the receipt (with input
+hash) are computed when someone asks for them, so a caller that only needs yes/no pays for
+yes/no.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from time import time as _now
+from typing import Any
+
+from glazenstad.rules import outcome as oc
+from glazenstad.rules.compiler import (
+    INACTIVE_PURPOSE,
+    NO_PERMIT,
+    UNKNOWN_ACTION,
+    UNKNOWN_DATA_CATEGORY,
+    UNKNOWN_PURPOSE,
+    CompiledPolicy,
+)
+from glazenstad.rules.effective import ENGINE_VERSION
+from glazenstad.rules.explain import explain
+from glazenstad.rules.language import ACTIONS
+from glazenstad.rules.reference import evaluate
+from glazenstad.rules.request import DecisionRequest
+
+_ACTIONS = frozenset(ACTIONS)
+NO_POLICY = oc.deny(oc.NO_POLICY)
+
+
+class Decision:
+    """A decision with its reasons; explanation and receipt are derived on first use."""
+
+    __slots__ = ("_explanation", "_id", "decided_at", "moment", "outcome", "policy", "request")
+
+    def __init__(
+        self,
+        policy: CompiledPolicy | None,
+        request: DecisionRequest,
+        moment: float,
+        decided_at: float,
+        outcome: oc.Outcome,
+    ) -> None:
+        self.policy = policy
+        self.request = request
+        self.moment = moment
+        self.decided_at = decided_at
+        self.outcome = outcome
+        # `_id` and `_explanation` stay unset until asked for: the hot path assigns nothing extra.
+
+    @property
+    def permitted(self) -> bool:
+        return self.outcome.effect == "permit"
+
+    @property
+    def effect(self) -> str:
+        return self.outcome.effect
+
+    @property
+    def id(self) -> str:
+        try:
+            return self._id
+        except AttributeError:
+            self._id: str = uuid.uuid4().hex
+            return self._id
+
+    @property
+    def policy_hash(self) -> str | None:
+        """The stored policy version this decision used."""
+        return self.policy.context.policy_hash if self.policy else None
+
+    def input_hash(self) -> str:
+        """SHA-256 of the request as decided (with the moment it was decided for)."""
+        canonical = self.request.canonical()
+        canonical["context"]["time"] = self.moment
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def receipt(self) -> dict[str, Any]:
+        """What it takes to trace this decision later: which policy, which engine, which input."""
+        input_hash = self.input_hash()
+        policy_hash = self.policy_hash or "-"
+        compiled = self.policy.content_hash if self.policy else "-"
+        return {
+            "decisionId": self.id,
+            "policyVersion": policy_hash,
+            "compiledHash": compiled,
+            "engineVersion": ENGINE_VERSION,
+            "inputHash": input_hash,
+            "receiptHash": hashlib.sha256(
+                f"{compiled}|{ENGINE_VERSION}|{input_hash}|{self.outcome.effect}".encode()
+            ).hexdigest(),
+            "decidedAt": datetime.fromtimestamp(self.decided_at, UTC).isoformat(),
+        }
+
+    def explanation(self) -> str:
+        try:
+            return self._explanation
+        except AttributeError:
+            if self.policy is None:
+                self._explanation: str = (
+                    f"Er is geen actieve spelregelset voor organisatie "
+                    f"'{self.request.actor.organisation}'. Zonder spelregels is het antwoord nee."
+                )
+            else:
+                evaluation = evaluate(self.policy.context, self.request, self.moment)
+                self._explanation = explain(evaluation, self.request)
+            return self._explanation
+
+
+class Engine:
+    """Compiled policies per organisation: one active, any number of named drafts."""
+
+    def __init__(self) -> None:
+        self._active: dict[str, CompiledPolicy] = {}
+        self._versions: dict[str, CompiledPolicy] = {}
+        self._lock = threading.Lock()
+
+    def add(self, compiled: CompiledPolicy, *, active: bool) -> None:
+        with self._lock:
+            self._versions[compiled.content_hash] = compiled
+            if active:
+                self._active[compiled.organisation] = compiled
+
+    def active(self, organisation: str) -> CompiledPolicy | None:
+        return self._active.get(organisation)
+
+    def version(self, content_hash: str) -> CompiledPolicy | None:
+        return self._versions.get(content_hash)
+
+    def decide(self, request: DecisionRequest, policy: CompiledPolicy | None = None) -> Decision:
+        """Decide with the organisation's active policy, or with `policy` (e.g. a draft)."""
+        compiled = policy or self._active.get(request.actor.organisation)
+        now = _now()
+        moment = request.context.time
+        if moment is None:
+            moment = now
+        if compiled is None:
+            return Decision(None, request, moment, now, NO_POLICY)
+        return Decision(compiled, request, moment, now, decide_compiled(compiled, request, moment))
+
+    def decide_many(
+        self, requests: Iterable[DecisionRequest], policy: CompiledPolicy | None = None
+    ) -> list[Decision]:
+        """Decide a batch; one clock read for all requests without a time of their own."""
+        now = _now()
+        active = self._active
+        results: list[Decision] = []
+        append = results.append
+        for request in requests:
+            compiled = policy or active.get(request.actor.organisation)
+            moment = request.context.time
+            if moment is None:
+                moment = now
+            if compiled is None:
+                append(Decision(None, request, moment, now, NO_POLICY))
+            else:
+                append(
+                    Decision(
+                        compiled, request, moment, now, decide_compiled(compiled, request, moment)
+                    )
+                )
+        return results
+
+
+def decide_compiled(
+    compiled: CompiledPolicy, request: DecisionRequest, moment: float
+) -> oc.Outcome:
+    """The outcome of `request` under `compiled` at `moment` — the hot path."""
+    node = compiled.index.get((request.purpose, request.action, request.resource.data_category))
+    if node is None:
+        return _miss(compiled, request)
+    return node(request, moment)
+
+
+def _miss(compiled: CompiledPolicy, request: DecisionRequest) -> oc.Outcome:
+    """No rule is about this request; say why in the same terms as the reference evaluator."""
+    status = compiled.status.get(request.purpose)
+    if status is None:
+        return UNKNOWN_PURPOSE
+    if status != "actief":
+        return INACTIVE_PURPOSE
+    if request.action not in _ACTIONS:
+        return UNKNOWN_ACTION
+    if request.resource.data_category not in compiled.categories:
+        return UNKNOWN_DATA_CATEGORY
+    return NO_PERMIT

@@ -1,0 +1,250 @@
+"""The reference evaluator: the policy language's meaning, written as plainly as possible.
+
+It interprets rules one by one with no index and no caching. The compiled engine must give the
+same outcome for every request (tested on thousands of random requests), and explanations are
+produced from this evaluator's trace, so what a person reads is what the rules say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from glazenstad.register.model import ProcessingActivity
+from glazenstad.rules import outcome as oc
+from glazenstad.rules.clock import TIMEZONE
+from glazenstad.rules.effective import EffectiveRule, PolicyContext
+from glazenstad.rules.language import (
+    ACTIONS,
+    WEEKDAYS,
+    AllOf,
+    AnyOf,
+    AssignedToCase,
+    ChannelIn,
+    Compare,
+    Condition,
+    ConsentRecorded,
+    DepartmentIn,
+    InTime,
+    Not,
+    RoleIn,
+)
+from glazenstad.rules.request import DecisionRequest
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """How one rule fared: not about this request, or about it and (not) applicable."""
+
+    rule: EffectiveRule
+    targeted: bool
+    applies: bool
+    failed: tuple[str, ...] = ()
+    """The conditions that did not hold, in plain Dutch."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    outcome: oc.Outcome
+    activity: ProcessingActivity | None
+    traces: tuple[RuleTrace, ...]
+
+
+def attribute(req: DecisionRequest, name: str, activity_id: str) -> str | None:
+    values: dict[str, str | None] = {
+        "actor.role": req.actor.role,
+        "actor.department": req.actor.department,
+        "actor.organisation": req.actor.organisation,
+        "action": req.action,
+        "purpose": activity_id,
+        "resource.data_category": req.resource.data_category,
+        "resource.dataset": req.resource.dataset,
+        "resource.linked_dataset": req.resource.linked_dataset,
+        "context.channel": req.context.channel,
+    }
+    return values[name]
+
+
+def holds(condition: Condition, req: DecisionRequest, moment: float, activity_id: str) -> bool:
+    if isinstance(condition, RoleIn):
+        return req.actor.role in condition.role
+    if isinstance(condition, DepartmentIn):
+        return req.actor.department in condition.department
+    if isinstance(condition, ChannelIn):
+        return req.context.channel in condition.channel
+    if isinstance(condition, AssignedToCase):
+        assigned = (
+            req.resource.case_id is not None and req.resource.case_id in req.actor.case_assignments
+        )
+        return assigned == condition.assigned_to_case
+    if isinstance(condition, ConsentRecorded):
+        return (activity_id in req.context.consent) == condition.consent_recorded
+    if isinstance(condition, InTime):
+        local = datetime.fromtimestamp(moment, UTC).astimezone(TIMEZONE)
+        minute = local.hour * 60 + local.minute
+        start = _minutes(condition.time.start)
+        end = _minutes(condition.time.end)
+        return WEEKDAYS[local.weekday()] in condition.time.days and start <= minute < end
+    if isinstance(condition, Compare):
+        value = attribute(req, condition.attribute, activity_id)
+        if condition.equals is not None:
+            return value == condition.equals
+        if condition.not_equals is not None:
+            return value != condition.not_equals
+        if condition.in_ is not None:
+            return value in condition.in_
+        assert condition.not_in is not None
+        return value not in condition.not_in
+    if isinstance(condition, Not):
+        return not holds(condition.not_, req, moment, activity_id)
+    if isinstance(condition, AnyOf):
+        return any(holds(c, req, moment, activity_id) for c in condition.any)
+    assert isinstance(condition, AllOf)
+    return all(holds(c, req, moment, activity_id) for c in condition.all)
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def targets(rule: EffectiveRule, req: DecisionRequest, activity_id: str) -> bool:
+    if rule.purposes is not None and activity_id not in rule.purposes:
+        return False
+    if rule.actions is not None and req.action not in rule.actions:
+        return False
+    if rule.data_categories is not None and req.resource.data_category not in rule.data_categories:
+        return False
+    if rule.datasets is not None and req.resource.dataset not in rule.datasets:
+        return False
+    if rule.link is not None:
+        first, second = rule.link
+        a, b = req.resource.dataset, req.resource.linked_dataset
+        if req.action != "link" or a is None or b is None:
+            return False
+        if not ((a in first and b in second) or (a in second and b in first)):
+            return False
+    return True
+
+
+def evaluate(ctx: PolicyContext, req: DecisionRequest, moment: float) -> Evaluation:
+    """Decide `req` under `ctx` at `moment` (seconds since the epoch), with a full trace."""
+    activity = ctx.activities.get(req.purpose)
+    if activity is None:
+        return Evaluation(oc.deny(oc.UNKNOWN_PURPOSE), None, ())
+    if activity.status != "actief":
+        return Evaluation(oc.deny(oc.INACTIVE_PURPOSE), activity, ())
+    if req.action not in ACTIONS:
+        return Evaluation(oc.deny(oc.UNKNOWN_ACTION), activity, ())
+    if ctx.register.data_category(req.resource.data_category) is None:
+        return Evaluation(oc.deny(oc.UNKNOWN_DATA_CATEGORY), activity, ())
+    traces: list[RuleTrace] = []
+    for rule in ctx.rules:
+        if not targets(rule, req, activity.id):
+            traces.append(RuleTrace(rule, targeted=False, applies=False))
+            continue
+        failed = tuple(
+            describe(c, req) for c in rule.conditions if not holds(c, req, moment, activity.id)
+        )
+        traces.append(RuleTrace(rule, targeted=True, applies=not failed, failed=failed))
+    denies = tuple(t.rule for t in traces if t.applies and t.rule.effect == "deny")
+    permits = tuple(t.rule for t in traces if t.applies and t.rule.effect == "permit")
+    set_aside: tuple[EffectiveRule, ...] = ()
+    if denies:
+        if req.context.justification and all(r.break_glass for r in denies):
+            set_aside = denies
+        else:
+            return Evaluation(oc.deny(oc.DENY_RULE, denies), activity, tuple(traces))
+    if not permits:
+        return Evaluation(oc.deny(oc.NO_PERMIT), activity, tuple(traces))
+    return Evaluation(oc.permit(permits, set_aside), activity, tuple(traces))
+
+
+def describe(condition: Condition, req: DecisionRequest) -> str:
+    """A condition that did not hold, in plain Dutch."""
+    if isinstance(condition, RoleIn):
+        return f"de rol '{req.actor.role}' is niet een van: {', '.join(condition.role)}"
+    if isinstance(condition, DepartmentIn):
+        return (
+            f"de afdeling '{req.actor.department}' is niet een van: "
+            f"{', '.join(condition.department)}"
+        )
+    if isinstance(condition, ChannelIn):
+        return f"het kanaal '{req.context.channel}' is niet een van: {', '.join(condition.channel)}"
+    if isinstance(condition, AssignedToCase):
+        return (
+            "de medewerker is niet toegewezen aan dit dossier"
+            if condition.assigned_to_case
+            else "de medewerker is toegewezen aan dit dossier"
+        )
+    if isinstance(condition, ConsentRecorded):
+        return (
+            "er is geen toestemming vastgelegd voor dit doel"
+            if condition.consent_recorded
+            else "er is toestemming vastgelegd voor dit doel"
+        )
+    if isinstance(condition, InTime):
+        window = condition.time
+        return f"het tijdstip valt niet binnen {', '.join(window.days)} {window.start}–{window.end}"
+    if isinstance(condition, Compare):
+        operator = {
+            "equals": "is niet",
+            "not_equals": "is",
+            "in_": "is niet een van",
+            "not_in": "is een van",
+        }
+        for name, words in operator.items():
+            value = getattr(condition, name)
+            if value is not None:
+                shown = ", ".join(value) if isinstance(value, list) else value
+                return f"{condition.attribute} {words} {shown}"
+    if isinstance(condition, Not):
+        return f"niet: {describe_positive(condition.not_)}"
+    if isinstance(condition, AnyOf):
+        return "geen van de voorwaarden geldt: " + "; ".join(
+            describe(c, req) for c in condition.any
+        )
+    assert isinstance(condition, AllOf)
+    return "niet alle voorwaarden gelden: " + "; ".join(describe(c, req) for c in condition.all)
+
+
+def describe_positive(condition: Condition) -> str:
+    """What a condition requires, in plain Dutch (for rule texts and negations)."""
+    if isinstance(condition, RoleIn):
+        return f"de rol is {' of '.join(condition.role)}"
+    if isinstance(condition, DepartmentIn):
+        return f"de afdeling is {' of '.join(condition.department)}"
+    if isinstance(condition, ChannelIn):
+        return f"het kanaal is {' of '.join(condition.channel)}"
+    if isinstance(condition, AssignedToCase):
+        return (
+            "de medewerker is toegewezen aan het dossier"
+            if condition.assigned_to_case
+            else "de medewerker is niet toegewezen aan het dossier"
+        )
+    if isinstance(condition, ConsentRecorded):
+        return (
+            "er is toestemming vastgelegd voor dit doel"
+            if condition.consent_recorded
+            else "er is geen toestemming vastgelegd voor dit doel"
+        )
+    if isinstance(condition, InTime):
+        w = condition.time
+        return f"het is {', '.join(w.days)} tussen {w.start} en {w.end}"
+    if isinstance(condition, Compare):
+        for name, words in {
+            "equals": "is",
+            "not_equals": "is niet",
+            "in_": "is een van",
+            "not_in": "is niet een van",
+        }.items():
+            value = getattr(condition, name)
+            if value is not None:
+                shown = ", ".join(value) if isinstance(value, list) else value
+                return f"{condition.attribute} {words} {shown}"
+    if isinstance(condition, Not):
+        return f"niet ({describe_positive(condition.not_)})"
+    if isinstance(condition, AnyOf):
+        return " of ".join(f"({describe_positive(c)})" for c in condition.any)
+    assert isinstance(condition, AllOf)
+    return " en ".join(f"({describe_positive(c)})" for c in condition.all)
