@@ -64,8 +64,14 @@ class DecisionLog:
         self._lock = threading.Condition()
         self._batch = _Batch()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+
+    def _ensure_writer(self) -> None:
+        """Start the writer thread on first use (and again after `close`); call under lock."""
+        if self._thread is None or not self._thread.is_alive():
+            self._closed = False
+            self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
+            self._thread.start()
 
     def record(self, decision: Decision, *, wait: bool = False, timeout: float = 10.0) -> None:
         self.record_many([decision], wait=wait, timeout=timeout)
@@ -75,8 +81,7 @@ class DecisionLog:
     ) -> None:
         rows = [decision_row(d) for d in decisions]
         with self._lock:
-            if self._closed:
-                raise RuntimeError("the decision log is closed")
+            self._ensure_writer()
             batch = self._batch
             batch.rows.extend(rows)
             if len(batch.rows) >= self.max_batch:
@@ -121,10 +126,15 @@ class DecisionLog:
             raise TimeoutError("the decision log did not commit in time")
 
     def close(self) -> None:
+        """Write what is queued and stop the writer (a later `record` starts a new one)."""
         with self._lock:
+            thread = self._thread
             self._closed = True
             self._lock.notify()
-        self._thread.join(timeout=30)
+        if thread is not None:
+            thread.join(timeout=30)
+        with self._lock:
+            self._thread = None
 
 
 def stored_decision(engine: Engine, decision_id: str) -> dict[str, Any] | None:

@@ -12,9 +12,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.register.store import RegisterStore
+from glazenstad.rules.decisionlog import DecisionLog
+from glazenstad.rules.service import RulesService
+from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web import portal
 from glazenstad.web.api.v1 import register as register_api
+from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
 from glazenstad.web.openapi import build_openapi
 from glazenstad.web.problems import (
@@ -43,11 +47,19 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     engine = make_engine(settings.effective_database_url)
     if run_migrations:
         migrate(engine)
-    state = AppState(settings=settings, engine=engine, register=RegisterStore(engine))
+    register = RegisterStore(engine)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        register=register,
+        rules=RulesService(register, PolicyStore(engine)),
+        decision_log=DecisionLog(engine),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        state.decision_log.close()
         engine.dispose()
 
     app = FastAPI(
@@ -61,6 +73,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.glazenstad = state
     app.include_router(register_api.router, prefix=API_PREFIX)
+    app.include_router(rules_api.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi_document() -> JSONResponse:

@@ -59,9 +59,13 @@ class ProblemError(HTTPException):
     """Raise to answer with a problem+json response."""
 
     def __init__(
-        self, status: int, detail: str, invalid_params: list[InvalidParam] | None = None
+        self,
+        status: int,
+        detail: str,
+        invalid_params: list[InvalidParam] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(status_code=status, detail=detail)
+        super().__init__(status_code=status, detail=detail, headers=headers)
         self.invalid_params = invalid_params
 
 

@@ -8,6 +8,8 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from glazenstad.register.store import RegisterStore
+from glazenstad.rules.decisionlog import DecisionLog
+from glazenstad.rules.service import RulesService
 from glazenstad.settings import Settings
 
 
@@ -16,6 +18,8 @@ class AppState:
     settings: Settings
     engine: Engine
     register: RegisterStore
+    rules: RulesService
+    decision_log: DecisionLog
 
 
 def get_state(request: Request) -> AppState:

@@ -1,7 +1,13 @@
-"""Portal routes (Dutch, B1), rendered with Jinja2 and styled with NL Design System CSS."""
+"""Portal routes (Dutch, B1), rendered with Jinja2 and styled with NL Design System CSS.
+
+Handlers only look up what the address asks for, answer 404 when it does not exist, and hand a
+view model (see `views`) to a template. The portal reads the same cached register snapshot as
+the API, so both always show the same version of the register.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +15,38 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import Scope
 
+from glazenstad.register.model import KIND_ACTIVITY, KIND_ALGORITHM, KIND_SENSOR
+from glazenstad.register.store import OrganisationRegister, RegisterSnapshot, StoredEntry
+from glazenstad.web.portal import format as fmt
+from glazenstad.web.portal import views
+from glazenstad.web.portal.richtext import sanitize_rich_text
 from glazenstad.web.state import AppState
+
+log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+templates.env.filters.update(
+    duration=fmt.duration_nl,
+    date_nl=fmt.date_nl,
+    yes_no=fmt.yes_no,
+    richtext=sanitize_rich_text,
+    value_kind=views.value_kind,
+)
+templates.env.globals.update(openapi_url=views.OPENAPI_URL, site_name="Glazen Stad")
 router = APIRouter(include_in_schema=False)
+STATIC_CACHE_CONTROL = "public, max-age=3600"
 
 ERROR_TEXT = {
-    404: ("Pagina niet gevonden", "Deze pagina bestaat niet (meer). Controleer het adres."),
+    404: (
+        "Pagina niet gevonden",
+        "Deze pagina bestaat niet (meer). Misschien is het adres niet goed, of is de verwerking, "
+        "het algoritme of de sensor uit het register gehaald.",
+    ),
     405: ("Niet toegestaan", "Deze actie is op deze pagina niet mogelijk."),
 }
 
@@ -27,23 +56,231 @@ def _state(request: Request) -> AppState:
     return state
 
 
+def _snapshot(request: Request) -> RegisterSnapshot:
+    """The register as of this request: one snapshot per request, so a page and its menu never
+    come from two different loads."""
+    snapshot: RegisterSnapshot | None = getattr(request.state, "register_snapshot", None)
+    if snapshot is None:
+        snapshot = _state(request).register.snapshot()
+        request.state.register_snapshot = snapshot
+    return snapshot
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page; every page gets the main menu, marked for the section it belongs to."""
+    if "nav" not in context:
+        try:
+            snapshot = _snapshot(request)
+        except Exception:  # an error page must still render when the database is the problem
+            log.exception("register unavailable while rendering %s", template)
+        else:
+            org_id = context.get("org_id")
+            context["nav"] = views.navigation(snapshot, org_id, context.get("section"))
+    context.setdefault("nav", [views.NavItem("Home", "/")])
     return templates.TemplateResponse(
         request, template, {"request": request, **context}, status_code=status_code
     )
 
 
+def _not_found() -> HTTPException:
+    return HTTPException(status_code=404)
+
+
+def _org(request: Request, org_id: str) -> OrganisationRegister:
+    reg = _snapshot(request).organisation(org_id)
+    if reg is None:
+        raise _not_found()
+    return reg
+
+
+def _entry(reg: OrganisationRegister, kind: str, entry_id: str) -> StoredEntry:
+    stored = reg.get(kind, entry_id)
+    if stored is None:
+        raise _not_found()
+    return stored
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    snapshot = _state(request).register.snapshot()
-    return render(request, "home.html", organisations=snapshot.ordered())
+    organisations = views.organisation_summaries(_snapshot(request))
+    return render(request, "home.html", section="home", organisations=organisations)
+
+
+@router.get("/organisaties/{org_id}", response_class=HTMLResponse)
+def organisation(request: Request, org_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    return render(
+        request,
+        "organisation.html",
+        section="organisation",
+        org_id=org_id,
+        org=reg.org,
+        summary=views.organisation_summary(reg),
+        contact=views.organisation_contact(reg),
+        exports=views.organisation_exports(org_id),
+        crumbs=views.org_crumbs(reg),
+    )
+
+
+@router.get("/organisaties/{org_id}/verwerkingen", response_class=HTMLResponse)
+def activities(request: Request, org_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    filters = views.ActivityFilters.from_query(request.query_params)
+    listing = views.activity_list(reg, filters)
+    return render(
+        request,
+        "activities.html",
+        section="activities",
+        org_id=org_id,
+        org=reg.org,
+        listing=listing,
+        crumbs=views.org_crumbs(reg, views.Crumb("Verwerkingen")),
+    )
+
+
+@router.get("/organisaties/{org_id}/verwerkingen/{activity_id}", response_class=HTMLResponse)
+def activity(request: Request, org_id: str, activity_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    page = views.activity_detail(reg, _entry(reg, KIND_ACTIVITY, activity_id))
+    crumbs = views.org_crumbs(
+        reg, views.Crumb("Verwerkingen", views.activities_url(org_id)), views.Crumb(page.title)
+    )
+    return render(
+        request,
+        "detail.html",
+        section="activities",
+        org_id=org_id,
+        org=reg.org,
+        page=page,
+        kind_label="Verwerking",
+        crumbs=crumbs,
+        back=views.Link("Terug naar alle verwerkingen", views.activities_url(org_id)),
+        api_label="Deze verwerking als JSON in de API",
+    )
+
+
+@router.get("/organisaties/{org_id}/algoritmes", response_class=HTMLResponse)
+def algorithms(request: Request, org_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    return render(
+        request,
+        "algorithms.html",
+        section="algorithms",
+        org_id=org_id,
+        org=reg.org,
+        rows=views.algorithm_rows(reg),
+        export_url=views.algoritmeregister_export_url(org_id),
+        crumbs=views.org_crumbs(reg, views.Crumb("Algoritmes")),
+    )
+
+
+@router.get("/organisaties/{org_id}/algoritmes/{algorithm_id}", response_class=HTMLResponse)
+def algorithm(request: Request, org_id: str, algorithm_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    public_url = _state(request).settings.effective_public_url
+    page = views.algorithm_detail(reg, _entry(reg, KIND_ALGORITHM, algorithm_id), public_url)
+    crumbs = views.org_crumbs(
+        reg, views.Crumb("Algoritmes", views.algorithms_url(org_id)), views.Crumb(page.title)
+    )
+    return render(
+        request,
+        "detail.html",
+        section="algorithms",
+        org_id=org_id,
+        org=reg.org,
+        page=page,
+        kind_label="Algoritme",
+        crumbs=crumbs,
+        back=views.Link("Terug naar alle algoritmes", views.algorithms_url(org_id)),
+        api_label="Dit algoritme als JSON in de API",
+        export=views.Link(
+            "Alle algoritmes in het formaat van het Algoritmeregister (JSON)",
+            views.algoritmeregister_export_url(org_id),
+        ),
+    )
+
+
+@router.get("/organisaties/{org_id}/sensoren", response_class=HTMLResponse)
+def sensors(request: Request, org_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    return render(
+        request,
+        "sensors.html",
+        section="sensors",
+        org_id=org_id,
+        org=reg.org,
+        rows=views.sensor_rows(reg),
+        export_url=f"{views.api_org_url(org_id)}/exports/sensors",
+        crumbs=views.org_crumbs(reg, views.Crumb("Sensoren")),
+    )
+
+
+@router.get("/organisaties/{org_id}/sensoren/{sensor_id}", response_class=HTMLResponse)
+def sensor(request: Request, org_id: str, sensor_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    page = views.sensor_detail(reg, _entry(reg, KIND_SENSOR, sensor_id))
+    crumbs = views.org_crumbs(
+        reg, views.Crumb("Sensoren", views.sensors_url(org_id)), views.Crumb(page.title)
+    )
+    return render(
+        request,
+        "detail.html",
+        section="sensors",
+        org_id=org_id,
+        org=reg.org,
+        page=page,
+        kind_label="Sensor",
+        crumbs=crumbs,
+        back=views.Link("Terug naar alle sensoren", views.sensors_url(org_id)),
+        api_label="Deze sensor als JSON in de API",
+    )
+
+
+@router.get("/toegankelijkheid", response_class=HTMLResponse)
+def accessibility(request: Request) -> HTMLResponse:
+    organisations = views.organisation_summaries(_snapshot(request))
+    return render(
+        request,
+        "accessibility.html",
+        section="accessibility",
+        organisations=organisations,
+        crumbs=[views.Crumb("Home", "/"), views.Crumb("Toegankelijkheid")],
+    )
 
 
 def error_page(request: Request, status: int) -> HTMLResponse:
+    """The Dutch page for an HTTP error on a portal address (the API answers problem+json)."""
     title, text = ERROR_TEXT.get(status, ("Er ging iets mis", "Probeer het later opnieuw."))
-    return render(request, "error.html", status_code=status, title=title, text=text)
+    return render(request, "error.html", status_code=status, title=title, text=text, status=status)
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files a browser may keep for an hour.
+
+    The application sends `Cache-Control: no-store` by default (pages can change with every
+    register load); for 600 kB of CSS that would mean a download on every page view.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            response.headers["Cache-Control"] = STATIC_CACHE_CONTROL
+        return response
 
 
 def mount(app: FastAPI) -> None:
+    """Add the portal pages and static files; warn when the NL Design System CSS is missing,
+    because the pages then still work but look unstyled."""
+    # Imported here so `python -m glazenstad.web.portal.assets` does not import itself twice.
+    from glazenstad.web.portal.assets import VENDOR_FILES, vendor_dir
+
+    missing = [name for name in VENDOR_FILES if not (vendor_dir() / name).is_file()]
+    if missing:
+        log.warning(
+            "NL Design System CSS not found in %s (%s); run "
+            "`python -m glazenstad.web.portal.assets` after `npm ci`",
+            vendor_dir(),
+            ", ".join(missing),
+        )
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
+    app.mount("/static", CachedStaticFiles(directory=str(WEB_DIR / "static")), name="static")

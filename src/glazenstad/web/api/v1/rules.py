@@ -1,0 +1,431 @@
+"""Rules API: decisions (one and batch), stored decisions, policy versions and their rules.
+
+An unknown purpose, data category or organisation is a *deny with that reason*, never an error:
+the caller asked "may I?" and the answer is no. Only malformed requests get 400.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
+
+from glazenstad.register.model import LawReference
+from glazenstad.rules.decisionlog import stored_decision
+from glazenstad.rules.describe import RuleText, rule_text, rules_for_activity
+from glazenstad.rules.engine import Decision
+from glazenstad.rules.request import Actor, Context, DecisionRequest, Resource
+from glazenstad.rules.store import PolicyVersion
+from glazenstad.web.api.v1.common import ApiModel, problem_responses
+from glazenstad.web.problems import ProblemError
+from glazenstad.web.state import AppState, get_state
+
+router = APIRouter(tags=["Decisions"])
+
+MAX_BATCH = 1000
+
+
+class RequestModel(ApiModel):
+    """Base of request bodies (booleans in them are StrictBool: `0` is not `false`)."""
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ActorBody(RequestModel):
+    role: Name
+    department: Name
+    organisation: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")]
+    case_assignments: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=1000
+    )
+
+
+class ResourceBody(RequestModel):
+    data_category: Annotated[str, Field(min_length=1, max_length=80)]
+    dataset: Annotated[str, Field(max_length=80)] | None = None
+    subject: Annotated[str, Field(max_length=200, pattern=r"^(.{0,8}|.{10,}|.*\D.*)$")] | None = (
+        Field(
+            default=None,
+            description="Pseudonym of the data subject. Nine digits (a BSN) are refused: "
+            "identifiers never leave their source system in plain text.",
+        )
+    )
+    case_id: Annotated[str, Field(max_length=100)] | None = None
+    linked_dataset: Annotated[str, Field(max_length=80)] | None = None
+
+
+class ContextBody(RequestModel):
+    # Optional but never null on the wire: the schema shows one date-time, as clients send it.
+    time: AwareDatetime | SkipJsonSchema[None] = Field(default=None, description="Defaults to now.")
+    channel: Annotated[str, Field(max_length=100)] | None = None
+    consent: list[Annotated[str, Field(max_length=600)]] = Field(
+        default_factory=list, max_length=100
+    )
+    justification: Annotated[str, Field(max_length=2000)] | None = Field(
+        default=None, description="Written emergency justification (break-the-glass)."
+    )
+
+
+class DecisionRequestBody(RequestModel):
+    actor: ActorBody
+    action: Annotated[
+        str, Field(min_length=1, max_length=20, description="read, write, link, share or delete.")
+    ]
+    resource: ResourceBody
+    purpose: Annotated[
+        str, Field(min_length=1, max_length=600, description="Processing activity id or URI.")
+    ]
+    context: ContextBody = Field(default_factory=ContextBody)
+    policy_version: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")] | None = Field(
+        default=None, description="Decide with this stored version (e.g. a draft)."
+    )
+
+    def to_request(self) -> DecisionRequest:
+        return DecisionRequest(
+            actor=Actor(
+                self.actor.role,
+                self.actor.department,
+                self.actor.organisation,
+                frozenset(self.actor.case_assignments),
+            ),
+            action=self.action,
+            resource=Resource(
+                self.resource.data_category,
+                self.resource.dataset,
+                self.resource.subject,
+                self.resource.case_id,
+                self.resource.linked_dataset,
+            ),
+            purpose=self.purpose,
+            context=Context(
+                time=self.context.time.timestamp() if self.context.time else None,
+                channel=self.context.channel,
+                consent=frozenset(self.context.consent),
+                justification=self.context.justification,
+            ),
+        )
+
+
+class LawOut(ApiModel):
+    title: str
+    bwb_id: str
+    article: str | None
+    link: str
+
+
+class RuleRef(ApiModel):
+    id: str
+    title: str
+    effect: Literal["permit", "deny"]
+    source: Literal["policy", "register"]
+
+
+class ObligationsOut(ApiModel):
+    pseudonymise: list[str]
+    mask: list[str]
+    retention: str | None
+    log_confidentiality: str | None
+    require_justification: bool
+
+
+class Receipt(ApiModel):
+    decision_id: str
+    policy_version: str = Field(description="Hash of the stored policy version used.")
+    compiled_hash: str = Field(description="Hash of the policy with the register state used.")
+    engine_version: str
+    input_hash: str
+    receipt_hash: str
+    decided_at: datetime
+
+
+class DecisionOut(ApiModel):
+    effect: Literal["permit", "deny"]
+    permitted: bool
+    reason: str = Field(
+        description="permit, break_glass, deny_rule, no_permit, "
+        "unknown_purpose, inactive_purpose, unknown_data_category, "
+        "unknown_action or no_policy."
+    )
+    rules: list[RuleRef]
+    legal_basis: list[LawOut]
+    obligations: ObligationsOut
+    break_glass: bool
+    explanation: str | None
+    receipt: Receipt
+
+
+class BatchBody(RequestModel):
+    requests: list[DecisionRequestBody] = Field(min_length=1, max_length=MAX_BATCH)
+    include_explanation: StrictBool = False
+
+
+class BatchOut(ApiModel):
+    results: list[DecisionOut]
+
+
+class StoredDecisionOut(ApiModel):
+    decision_id: str
+    decided_at: datetime
+    organisation_id: str
+    effect: Literal["permit", "deny"]
+    reason: str
+    rules: list[str]
+    break_glass: bool
+    policy_version: str | None
+    compiled_hash: str | None
+    engine_version: str
+    input_hash: str
+    request: dict[str, Any]
+
+
+def _law(law: LawReference) -> LawOut:
+    return LawOut(title=law.title, bwb_id=law.bwb_id, article=law.article, link=law.effective_link)
+
+
+def decision_out(decision: Decision, explain: bool = True) -> DecisionOut:
+    out = decision.outcome
+    receipt = decision.receipt()
+    return DecisionOut(
+        effect=out.effect,
+        permitted=out.permitted,
+        reason=out.reason,
+        rules=[
+            RuleRef(
+                id=r.id,
+                title=r.title,
+                effect=r.effect,
+                source=r.source,
+            )
+            for r in out.rules
+        ],
+        legal_basis=[_law(law) for law in out.legal_basis],
+        obligations=ObligationsOut(**out.obligations.model_dump()),
+        break_glass=out.break_glass,
+        explanation=decision.explanation() if explain else None,
+        receipt=Receipt(**{_snake(k): v for k, v in receipt.items()}),
+    )
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _decide(state: AppState, body: DecisionRequestBody) -> Decision:
+    try:
+        return state.rules.decide(body.to_request(), body.policy_version)
+    except LookupError as exc:
+        raise ProblemError(
+            404,
+            f"Beleidsversie {body.policy_version} bestaat niet voor '{body.actor.organisation}'.",
+        ) from exc
+
+
+ERRORS = problem_responses(400, 404, 500)
+
+
+@router.post(
+    "/decisions",
+    response_model=DecisionOut,
+    operation_id="decide",
+    summary="May this actor do this with these data, for this purpose, now?",
+    responses=ERRORS,
+)
+async def decide(body: DecisionRequestBody, state: AppState = Depends(get_state)) -> Any:
+    decision = _decide(state, body)
+    # Answer only once the decision is in the decision log (group commit).
+    await run_in_threadpool(state.decision_log.record, decision, wait=True)
+    return decision_out(decision)
+
+
+@router.post(
+    "/decisions/batch",
+    response_model=BatchOut,
+    operation_id="decideBatch",
+    summary=f"Many decisions in one call (at most {MAX_BATCH})",
+    responses=ERRORS,
+)
+async def decide_batch(body: BatchBody, state: AppState = Depends(get_state)) -> Any:
+    decisions = [_decide(state, item) for item in body.requests]
+    await run_in_threadpool(state.decision_log.record_many, decisions, wait=True)
+    return BatchOut(results=[decision_out(d, body.include_explanation) for d in decisions])
+
+
+@router.api_route(
+    "/decisions/batch", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+def batch_other_methods() -> None:
+    """Without this, GET /decisions/batch would be read as a decision id (400, not 405)."""
+    raise ProblemError(405, "Gebruik POST voor /decisions/batch.", headers={"Allow": "POST"})
+
+
+@router.get(
+    "/decisions/{decisionId}",
+    response_model=StoredDecisionOut,
+    operation_id="getDecision",
+    summary="A stored decision with its receipt data",
+    responses=ERRORS,
+)
+def get_decision(
+    decision_id: Annotated[str, Path(alias="decisionId", pattern=r"^[0-9a-f]{32}$")],
+    state: AppState = Depends(get_state),
+) -> Any:
+    row = stored_decision(state.engine, decision_id)
+    if row is None:
+        raise ProblemError(404, f"Beslissing {decision_id} staat niet in het beslissingenlogboek.")
+    return StoredDecisionOut(
+        **{k: v for k, v in row.items() if k in StoredDecisionOut.model_fields}
+    )
+
+
+class LifecycleOut(ApiModel):
+    status: Literal["draft", "active", "retired"]
+    at: datetime
+    by: str
+    note: str | None
+
+
+class PolicyVersionOut(ApiModel):
+    version: str
+    organisation_id: str
+    policy_id: str
+    title: str
+    status: Literal["draft", "active", "retired"]
+    created_at: datetime
+    created_by: str
+    lifecycle: list[LifecycleOut]
+
+
+class RuleTextOut(ApiModel):
+    id: str
+    effect: Literal["permit", "deny"]
+    source: Literal["policy", "register"]
+    title: str
+    explanation: str
+    who: str = Field(description="Who it is about, in plain Dutch.")
+    what: str = Field(description="What it is about, in plain Dutch.")
+    conditions: list[str]
+    obligations: list[str]
+    legal_basis: list[LawOut]
+    break_glass: bool
+
+
+def _version_out(version: PolicyVersion) -> PolicyVersionOut:
+    return PolicyVersionOut(
+        version=version.content_hash,
+        organisation_id=version.organisation_id,
+        policy_id=version.policy_id,
+        title=version.title,
+        status=version.status,
+        created_at=version.created_at,
+        created_by=version.created_by,
+        lifecycle=[
+            LifecycleOut(
+                status=e.status,
+                at=e.at,
+                by=e.by,
+                note=e.note,
+            )
+            for e in version.events
+        ],
+    )
+
+
+def _rule_out(text: RuleText) -> RuleTextOut:
+    return RuleTextOut(
+        id=text.id,
+        effect=text.effect,
+        source=text.source,
+        title=text.title,
+        explanation=text.explanation,
+        who=text.who,
+        what=text.what,
+        conditions=list(text.conditions),
+        obligations=list(text.obligations),
+        legal_basis=[_law(law) for law in text.legal_basis],
+        break_glass=text.break_glass,
+    )
+
+
+OrgId = Annotated[
+    str,
+    Path(alias="organisationId", pattern=r"^[a-z0-9][a-z0-9-]{0,79}$", examples=["voorbeeldstad"]),
+]
+VersionId = Annotated[str, Path(alias="policyVersion", pattern=r"^[0-9a-f]{8,64}$")]
+
+
+@router.get(
+    "/organisations/{organisationId}/policies",
+    response_model=list[PolicyVersionOut],
+    operation_id="listPolicyVersions",
+    summary="Policy versions of an organisation with their lifecycle",
+    tags=["Policies"],
+    responses=ERRORS,
+)
+def list_policies(
+    organisation_id: OrgId,
+    status: Annotated[Literal["draft", "active", "retired"] | None, Query()] = None,
+    state: AppState = Depends(get_state),
+) -> Any:
+    versions = state.rules.policies.versions(organisation_id)
+    return [_version_out(v) for v in versions if status is None or v.status == status]
+
+
+@router.get(
+    "/organisations/{organisationId}/policies/{policyVersion}",
+    response_model=PolicyVersionOut,
+    operation_id="getPolicyVersion",
+    summary="One policy version",
+    tags=["Policies"],
+    responses=ERRORS,
+)
+def get_policy(
+    organisation_id: OrgId, version: VersionId, state: AppState = Depends(get_state)
+) -> Any:
+    found = state.rules.policies.get(organisation_id, version)
+    if found is None:
+        raise ProblemError(404, f"Beleidsversie {version} bestaat niet voor '{organisation_id}'.")
+    return _version_out(found)
+
+
+@router.get(
+    "/organisations/{organisationId}/policies/{policyVersion}/rules",
+    response_model=list[RuleTextOut],
+    operation_id="listPolicyRules",
+    summary="The rules of a policy version in plain Dutch, including purpose binding",
+    tags=["Policies"],
+    responses=ERRORS,
+)
+def policy_rules(
+    organisation_id: OrgId, version: VersionId, state: AppState = Depends(get_state)
+) -> Any:
+    compiled = state.rules.version(organisation_id, version)
+    if compiled is None:
+        raise ProblemError(404, f"Beleidsversie {version} bestaat niet voor '{organisation_id}'.")
+    return [_rule_out(rule_text(rule)) for rule in compiled.rules]
+
+
+@router.get(
+    "/organisations/{organisationId}/processing-activities/{activityId}/rules",
+    response_model=list[RuleTextOut],
+    operation_id="listActivityRules",
+    summary="Who may do what with this activity's data, why, and on which legal basis",
+    tags=["Policies"],
+    responses=ERRORS,
+)
+def activity_rules(
+    organisation_id: OrgId,
+    activity_id: Annotated[str, Path(alias="activityId", pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")],
+    state: AppState = Depends(get_state),
+) -> Any:
+    reg = state.register.snapshot().organisation(organisation_id)
+    if reg is None or reg.activity(activity_id) is None:
+        raise ProblemError(
+            404, f"Verwerkingsactiviteit '{activity_id}' staat niet in het register."
+        )
+    compiled = state.rules.engine().active(organisation_id)
+    if compiled is None:
+        return []
+    return [_rule_out(t) for t in rules_for_activity(compiled, activity_id)]
