@@ -84,7 +84,7 @@ class DecisionLog:
             self._ensure_writer()
             batch = self._batch
             batch.rows.extend(rows)
-            if len(batch.rows) >= self.max_batch:
+            if wait or len(batch.rows) >= self.max_batch:
                 self._lock.notify()
         if wait:
             if not batch.done.wait(timeout):

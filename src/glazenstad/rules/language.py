@@ -96,7 +96,9 @@ class TimeWindow(_Strict):
         min_length=1,
     )
     start: ClockTime = "00:00"
-    end: ClockTime = Field(default="24:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+    end: Annotated[
+        str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", description="HH:MM or 24:00")
+    ] = "24:00"
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeWindow:

@@ -120,6 +120,7 @@ def parse_policies(root: Path) -> PolicyTree:
         raise PolicyValidationError([Problem(str(root), None, None, "is not a directory")])
     problems: list[Problem] = []
     tree = PolicyTree()
+    invalid_ids: set[str] = set()
     for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml")):
         relative = str(path.relative_to(root))
         documents, unreadable = read_documents(path, relative)
@@ -150,6 +151,9 @@ def parse_policies(root: Path) -> PolicyTree:
             try:
                 value = model.model_validate(plain(document))
             except ValidationError as exc:
+                # Scenarios of a policy with errors should not also report it as unknown.
+                if kind == "policy" and isinstance(document.get("id"), str):
+                    invalid_ids.add(document["id"])
                 for problem in validation_problems(
                     exc, model, document, relative, line, label, _TAGS
                 ):
@@ -175,7 +179,7 @@ def parse_policies(root: Path) -> PolicyTree:
                 )
             )
     for scenarios in tree.scenario_sets:
-        if scenarios.scenarios.policy not in ids:
+        if scenarios.scenarios.policy not in ids and scenarios.scenarios.policy not in invalid_ids:
             problems.append(
                 Problem(
                     scenarios.file,

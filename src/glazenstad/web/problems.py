@@ -88,8 +88,13 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# Names pydantic appends to a location for the branches of a union (`time: datetime | None`):
+# they are not fields, and a client should read `body.context.time`, once.
+_UNION_BRANCHES = {"none", "str", "int", "float", "bool", "datetime", "date", "list", "dict"}
+
+
 def _location(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in _UNION_BRANCHES or "[" in p))]
     if not parts:
         return "body"
     head, rest = parts[0], parts[1:]
@@ -101,10 +106,15 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    params = [
-        InvalidParam(name=_location(tuple(e["loc"])), type=str(e["type"]), reason=str(e["msg"]))
-        for e in exc.errors()
-    ]
+    params: list[InvalidParam] = []
+    seen: set[str] = set()
+    for error in exc.errors():
+        name = _location(tuple(error["loc"]))
+        if name not in seen:  # the first branch of a union says what was expected
+            seen.add(name)
+            params.append(
+                InvalidParam(name=name, type=str(error["type"]), reason=str(error["msg"]))
+            )
     names = ", ".join(p.name for p in params)
     return problem_response(request, 400, f"De aanvraag bevat ongeldige invoer: {names}.", params)
 

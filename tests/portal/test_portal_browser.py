@@ -1,0 +1,329 @@
+"""Every kind of portal page in Debian's Chromium: axe-core (WCAG 2.1 A/AA), keyboard, CSS, network.
+
+A real uvicorn server serves the demo register (falling back to the test register when the demo
+is missing or invalid); one browser and one page visit every page in turn, so the whole module
+stays fast. The Content-Security-Policy stays on: axe-core comes in as a browser init script (which
+a page's CSP does not govern) instead of an inline <script> tag, so the test sees exactly the page
+visitors get, and a CSP violation by the page itself is reported.
+
+Set PORTAL_SCREENSHOTS=<dir> to also save screenshots of the activity list and an activity.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from glazenstad.db.engine import make_engine
+from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
+from glazenstad.settings import Settings
+from glazenstad.web.app import create_app
+from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
+from tests.conftest import DEMO_REGISTER, IN_CI, ROOT, TEST_REGISTER
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+NODE_MODULES = ROOT / "node_modules"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _missing(reason: str) -> None:
+    """A missing tool skips the test locally, and fails it in CI where it must be there."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def _register_tree() -> Path:
+    """The demo register when it is valid, else the test register (said in the test output)."""
+    try:
+        parse_register(DEMO_REGISTER)
+    except RegisterValidationError as exc:
+        print(f"demo register not usable ({exc}); using {TEST_REGISTER}")
+        return TEST_REGISTER
+    return DEMO_REGISTER
+
+
+@dataclass
+class LiveServer:
+    url: str
+    register: Path
+    organisations: list[str]
+    pages: list[tuple[str, str]]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    try:
+        build_assets(NODE_MODULES, vendor_dir())
+    except MissingAssetError as exc:
+        _missing(str(exc))
+    data_dir = tmp_path_factory.mktemp("portal-browser")
+    database_url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    app = create_app(Settings(database_url=database_url, data_dir=data_dir, public_url=url))
+    register = _register_tree()
+    engine = make_engine(database_url)
+    load_register(engine, register)
+    engine.dispose()
+
+    snapshot = app.state.glazenstad.register.snapshot()
+    pages = [("home", "/"), ("toegankelijkheid", "/toegankelijkheid")]
+    for org_id, reg in snapshot.organisations.items():
+        base = f"/organisaties/{org_id}"
+        pages += [
+            (f"{org_id}", base),
+            (f"{org_id}/verwerkingen", f"{base}/verwerkingen"),
+            (f"{org_id}/verwerkingen?gefilterd", f"{base}/verwerkingen?bijzonder=ja&q=e"),
+            (f"{org_id}/algoritmes", f"{base}/algoritmes"),
+            (f"{org_id}/sensoren", f"{base}/sensoren"),
+        ]
+        pages += [
+            (f"{org_id}/verwerking/{a.id}", f"{base}/verwerkingen/{a.id}") for a in reg.activities()
+        ]
+        pages += [
+            (f"{org_id}/algoritme/{a.id}", f"{base}/algoritmes/{a.id}") for a in reg.algorithms()
+        ]
+        pages += [(f"{org_id}/sensor/{s.id}", f"{base}/sensoren/{s.id}") for s in reg.sensors()]
+    pages.append(("404", "/organisaties/bestaat-niet"))
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="portal-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the portal server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(url, register, list(snapshot.organisations), pages)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
+    if not AXE.exists():
+        _missing(f"{AXE} not found (run `npm ci`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Visitor:
+    """One browser tab that records every request and every CSP violation."""
+
+    page: Any
+    requests: list[str]
+    failed_css: list[str]
+
+
+@pytest.fixture(scope="session")
+def visitor(browser: Any, live_server: LiveServer) -> Iterator[Visitor]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    requests: list[str] = []
+    failed_css: list[str] = []
+
+    def handle(route: Any, request: Any) -> None:
+        if urlsplit(request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:  # recorded below and reported by test_no_request_leaves_the_portal_host
+            route.abort()
+
+    context.route("**/*", handle)
+    context.on("request", lambda request: requests.append(request.url))
+    context.on(
+        "response",
+        lambda response: (
+            failed_css.append(f"{response.status} {response.url}")
+            if response.url.endswith(".css") and response.status != 200
+            else None
+        ),
+    )
+    context.add_init_script(path=str(AXE))
+    context.add_init_script(
+        "window.__csp = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    page = context.new_page()
+    try:
+        yield Visitor(page, requests, failed_css)
+    finally:
+        context.close()
+
+
+def _axe(page: Any) -> list[dict[str, Any]]:
+    result: dict[str, Any] = page.evaluate(
+        """async (tags) => {
+            const r = await axe.run(document, {
+                runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+            return {violations: r.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary)
+            }))};
+        }""",
+        AXE_TAGS,
+    )
+    violations: list[dict[str, Any]] = result["violations"]
+    return violations
+
+
+def _check_page(visitor: Visitor, base_url: str, path: str) -> list[str]:
+    """Everything that is wrong with one page, as readable lines (empty: all good)."""
+    page = visitor.page
+    problems: list[str] = []
+    response = page.goto(base_url + path, wait_until="load")
+    expected_status = 404 if path == "/organisaties/bestaat-niet" else 200
+    if response is None or response.status != expected_status:
+        return [f"status {response.status if response else None}, expected {expected_status}"]
+
+    if page.evaluate("document.documentElement.lang") != "nl":
+        problems.append("<html> has no lang=nl")
+    # The vendored NL Design System CSS applies: a rule of the Utrecht library (the skip link is
+    # positioned off-screen) and a token of the Voorbeeld theme (the page font).
+    styles = page.evaluate(
+        """() => ({
+            skipPosition: getComputedStyle(document.querySelector('.utrecht-skip-link')).position,
+            themeToken: getComputedStyle(document.documentElement)
+                .getPropertyValue('--basis-page-max-inline-size').trim(),
+            font: getComputedStyle(document.documentElement).fontFamily,
+            sheets: document.styleSheets.length,
+        })"""
+    )
+    if styles["skipPosition"] != "fixed":
+        problems.append(f"Utrecht CSS not applied (skip link position {styles['skipPosition']})")
+    if styles["themeToken"] != "1140px" or "Noto Sans" not in styles["font"]:
+        problems.append(f"Voorbeeld theme not applied ({styles})")
+
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => ({cls: document.activeElement.className,"
+        " href: document.activeElement.getAttribute('href'),"
+        " visible: document.activeElement.getBoundingClientRect().top >= 0})"
+    )
+    if "utrecht-skip-link" not in focused["cls"] or focused["href"] != "#main":
+        problems.append(f"first Tab does not focus the skip link: {focused}")
+    elif not focused["visible"]:
+        problems.append("skip link is focused but not visible on screen")
+
+    for violation in _axe(page):
+        problems.append(
+            f"axe {violation['id']} ({violation['impact']}): {violation['help']}\n      "
+            + "\n      ".join(violation["nodes"][:5])
+        )
+    for blocked in page.evaluate("window.__csp"):
+        problems.append(f"Content-Security-Policy violation: {blocked}")
+    return problems
+
+
+def test_every_page_passes_axe_and_the_basics(visitor: Visitor, live_server: LiveServer) -> None:
+    report: list[str] = []
+    for name, path in live_server.pages:
+        for problem in _check_page(visitor, live_server.url, path):
+            report.append(f"{name} ({path}): {problem}")
+    activities = sum(1 for name, _ in live_server.pages if "/verwerking/" in name)
+    print(
+        f"checked {len(live_server.pages)} pages, {activities} activities, {live_server.register}"
+    )
+    assert not visitor.failed_css, visitor.failed_css
+    assert not report, "\n".join(report)
+
+
+def test_no_request_leaves_the_portal_host(visitor: Visitor, live_server: LiveServer) -> None:
+    visitor.page.goto(live_server.url + "/", wait_until="load")
+    assert visitor.requests, "no requests were recorded"
+    foreign = [
+        url
+        for url in visitor.requests
+        if urlsplit(url).scheme not in ("data", "about", "blob")
+        and urlsplit(url).hostname != "127.0.0.1"
+    ]
+    assert not foreign, foreign
+
+
+def test_skip_link_moves_to_the_main_content(visitor: Visitor, live_server: LiveServer) -> None:
+    page = visitor.page
+    page.goto(live_server.url + "/toegankelijkheid", wait_until="load")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_search_form_works_without_javascript_help(
+    visitor: Visitor, live_server: LiveServer
+) -> None:
+    page = visitor.page
+    org_id = live_server.organisations[0]
+    page.goto(f"{live_server.url}/organisaties/{org_id}/verwerkingen", wait_until="load")
+    total = page.locator(".gs-result").count()
+    page.get_by_label("Bijzondere persoonsgegevens").select_option("ja")
+    page.get_by_role("button", name="Zoeken").click()
+    page.wait_for_load_state("load")
+    assert "bijzonder=ja" in page.url
+    assert page.get_by_label("Bijzondere persoonsgegevens").input_value() == "ja"
+    found = page.locator(".gs-result").count()
+    assert 0 < found < total
+    badges = page.locator(
+        ".gs-result .utrecht-status-badge", has_text="Bijzondere persoonsgegevens"
+    )
+    assert badges.count() == found
+    assert "gevonden" in page.get_by_role("status").inner_text()
+
+
+def test_screenshots_when_asked(visitor: Visitor, live_server: LiveServer) -> None:
+    target = os.environ.get("PORTAL_SCREENSHOTS")
+    if not target:
+        pytest.skip("set PORTAL_SCREENSHOTS=<dir> to save screenshots")
+    page = visitor.page
+    activities = [path for name, path in live_server.pages if "/verwerking/" in name]
+    activity = next((p for p in activities if p.endswith("/parkeerhandhaving-scanauto")), None)
+    activity = activity or activities[0]
+    shots = {
+        "activity-list": activity.rsplit("/", 1)[0],
+        "activity": activity,
+        "home": "/",
+    }
+    for name, path in shots.items():
+        page.goto(live_server.url + path, wait_until="load")
+        page.screenshot(path=str(Path(target) / f"portal-{name}.png"), full_page=True)
