@@ -60,3 +60,39 @@ def test_demo_loads_without_serving() -> None:
     result = runner.invoke(app, ["demo", "--no-serve", "--register", str(TEST_REGISTER)])
     assert result.exit_code == 0, result.output
     assert "Register loaded (teststad)" in result.output
+
+
+def test_rules_check_test_load_activate(tmp_path: Path) -> None:
+    from tests.rules.conftest import TEST_POLICIES
+
+    check = runner.invoke(
+        app, ["rules", "check", str(TEST_POLICIES), "--register", str(TEST_REGISTER)]
+    )
+    assert check.exit_code == 0, check.output
+    assert "1 policy(ies), 4 rule(s), 6 scenario(s)" in check.output
+    test = runner.invoke(
+        app, ["rules", "test", str(TEST_POLICIES), "--register", str(TEST_REGISTER)]
+    )
+    assert test.exit_code == 0 and "6 passed, 0 failed" in test.output
+    broken = tmp_path / "policies"
+    shutil.copytree(TEST_POLICIES, broken)
+    scenarios = broken / "teststad" / "scenarios.yaml"
+    scenarios.write_text(
+        scenarios.read_text().replace(
+            "expect: {effect: deny, rules: [kantoortijd], reason: deny_rule}",
+            "expect: {effect: permit}",
+        )
+    )
+    failing = runner.invoke(app, ["rules", "test", str(broken), "--register", str(TEST_REGISTER)])
+    assert failing.exit_code == 1
+    assert "FAIL teststad/scenarios.yaml:12 Handhaver leest kenteken op zondag" in failing.output
+    assert "expected permit, got deny (deny_rule)" in failing.output
+    assert "uitleg: Nee." in failing.output
+    assert runner.invoke(app, ["register", "load", str(TEST_REGISTER)]).exit_code == 0
+    loaded = runner.invoke(app, ["rules", "load", str(TEST_POLICIES), "--by", "fg"])
+    assert "new draft" in loaded.output
+    version = loaded.output.split("gegevensgebruik ", 1)[1][:12]
+    activated = runner.invoke(app, ["rules", "activate", "teststad", version, "--by", "ciso"])
+    assert activated.exit_code == 0 and "Active for teststad" in activated.output
+    listing = runner.invoke(app, ["rules", "versions"])
+    assert "active" in listing.output and "ciso" in listing.output

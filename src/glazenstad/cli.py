@@ -228,6 +228,9 @@ def demo(
     register: Annotated[
         Path, typer.Option(help="Demo register directory.")
     ] = DEFAULT_DEMO_REGISTER,
+    policies: Annotated[
+        Path | None, typer.Option(help="Demo policy directory (activated as loaded).")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load only.")] = False,
@@ -247,6 +250,9 @@ def demo(
         f"Register loaded ({', '.join(result.organisations)}): {result.added} new, "
         f"{result.changed} changed, {result.removed} removed, {result.unchanged} unchanged."
     )
+    policy_dir = policies or (DEFAULT_DEMO_POLICIES if register == DEFAULT_DEMO_REGISTER else None)
+    if policy_dir is not None:
+        rules_load(policy_dir, by="demo", activate=True)
     if not no_serve:
         serve(host=host, port=port)
 

@@ -130,3 +130,16 @@ def test_published_policy_schema_matches_the_language() -> None:
 def test_policy_model_round_trips() -> None:
     policy = parse_policies(TEST_POLICIES).policies[0].policy
     assert Policy.model_validate(policy.model_dump(mode="json")) == policy
+
+
+def test_retention_class_must_be_an_outcome_of_the_activity(
+    policies: Path, teststad: OrganisationRegister
+) -> None:
+    path = policies / "teststad" / "policy.yaml"
+    edit(
+        path, "      pseudonymise: [bsn]\n", "      pseudonymise: [bsn]\n      retention: betaald\n"
+    )
+    tree = parse_policies(policies)
+    (problem,) = check_references(tree, RegisterSnapshot(1, {"teststad": teststad}))
+    assert f"policy.yaml:{line_of(path, 'retention: betaald')}:" in str(problem)
+    assert "retention class 'betaald' is not a retention outcome of wmo-maatwerk" in str(problem)

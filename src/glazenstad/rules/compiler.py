@@ -117,7 +117,10 @@ class _Source:
         """The rule's applicability as one expression (the index already matched its target)."""
         parts: list[str] = []
         if rule.datasets is not None:
-            parts.append(f"(r.resource.dataset in {self.const(rule.datasets)})")
+            datasets = self.const(rule.datasets)
+            parts.append(
+                f"(r.resource.dataset in {datasets} or r.resource.linked_dataset in {datasets})"
+            )
         if rule.link is not None:
             first, second = self.const(rule.link[0]), self.const(rule.link[1])
             parts.append(

@@ -204,7 +204,10 @@ class Target(_Strict):
 
     purposes: list[Slug] = Field(default_factory=list, description="Processing activity ids.")
     data_categories: list[Slug] = Field(default_factory=list)
-    datasets: list[Slug] = Field(default_factory=list)
+    datasets: list[Slug] = Field(
+        default_factory=list,
+        description="The request involves one of these datasets (as dataset or linked dataset).",
+    )
     actions: list[Action] = Field(default_factory=list)
 
 

@@ -265,6 +265,9 @@ def _rule_references(loaded: LoadedPolicy, register: OrganisationRegister) -> li
                 (["rules", index, "link", "datasets"], "datasets", list(rule.link.datasets))
             )
             checks.append((["rules", index, "link", "with"], "datasets", list(rule.link.with_)))
+        retention = rule.obligations.retention
+        if retention is not None:
+            problems.extend(_retention_problems(loaded, index, retention, register))
         for path, kind, values in checks:
             for position, value in enumerate(values):
                 if value not in known[kind]:
@@ -280,6 +283,36 @@ def _rule_references(loaded: LoadedPolicy, register: OrganisationRegister) -> li
                         )
                     )
     return problems
+
+
+def _retention_problems(
+    loaded: LoadedPolicy, index: int, retention: str, register: OrganisationRegister
+) -> list[Problem]:
+    """A retention class must be an outcome of the retention rules of the rule's activities."""
+    rule = loaded.policy.rules[index]
+    activities = [
+        a
+        for a in register.activities()
+        if not rule.applies_to.purposes or a.id in rule.applies_to.purposes
+    ]
+    outcomes = {a.id: {r.outcome for r in a.retention} for a in activities}
+    lacking = sorted(a for a, known in outcomes.items() if retention not in known)
+    # Named purposes must each know the class; a rule for any purpose needs it somewhere.
+    everywhere = bool(rule.applies_to.purposes)
+    bad = lacking if everywhere or len(lacking) == len(outcomes) else []
+    if not bad:
+        return []
+    known_all = sorted({o for known in outcomes.values() for o in known})
+    return [
+        Problem(
+            loaded.file,
+            locate(loaded.node, ["rules", index, "obligations", "retention"], loaded.line),
+            f"rules[{index}].obligations.retention",
+            f"retention class '{retention}' is not a retention outcome of "
+            f"{', '.join(bad)}" + suggestion(retention, known_all),
+            f"policy '{loaded.policy.id}', rule '{rule.id}'",
+        )
+    ]
 
 
 _WORDS = {

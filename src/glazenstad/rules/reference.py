@@ -115,7 +115,9 @@ def targets(rule: EffectiveRule, req: DecisionRequest, activity_id: str) -> bool
         return False
     if rule.data_categories is not None and req.resource.data_category not in rule.data_categories:
         return False
-    if rule.datasets is not None and req.resource.dataset not in rule.datasets:
+    if rule.datasets is not None and not (
+        req.resource.dataset in rule.datasets or req.resource.linked_dataset in rule.datasets
+    ):
         return False
     if rule.link is not None:
         first, second = rule.link
