@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _DURATION = re.compile(
     r"^P(?!$)"
@@ -100,6 +101,24 @@ def date_nl(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     return f"{value.day} {MONTHS_NL[value.month - 1]} {value.year}"
+
+
+def _local_zone() -> dt.tzinfo:
+    try:
+        return ZoneInfo("Europe/Amsterdam")
+    except ZoneInfoNotFoundError:  # pragma: no cover - a system without time zone data
+        return dt.UTC
+
+
+def datetime_nl(value: dt.datetime | None) -> str:
+    """A moment in Dutch time: "28 november 2026 om 19.26 uur" (stored times are UTC; a time
+    without a zone is taken as UTC, as the database hands back from SQLite)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    local = value.astimezone(_local_zone())
+    return f"{date_nl(local)} om {local.hour}.{local.minute:02d} uur"
 
 
 def month_nl(value: str | None) -> str:

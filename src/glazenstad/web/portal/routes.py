@@ -21,8 +21,9 @@ from starlette.types import Scope
 
 from glazenstad.register.model import KIND_ACTIVITY, KIND_ALGORITHM, KIND_SENSOR
 from glazenstad.register.store import OrganisationRegister, RegisterSnapshot, StoredEntry
+from glazenstad.rules.compiler import CompiledPolicy
 from glazenstad.web.portal import format as fmt
-from glazenstad.web.portal import views
+from glazenstad.web.portal import spelregels, views
 from glazenstad.web.portal.richtext import sanitize_rich_text
 from glazenstad.web.state import AppState
 
@@ -82,6 +83,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     )
 
 
+def _active_policy(request: Request, org_id: str) -> CompiledPolicy | None:
+    """The organisation's active rules, compiled against the current register (cached by the
+    rules service until the register or a policy changes)."""
+    return _state(request).rules.engine().active(org_id)
+
+
 def _not_found() -> HTTPException:
     return HTTPException(status_code=404)
 
@@ -116,6 +123,7 @@ def organisation(request: Request, org_id: str) -> HTMLResponse:
         org_id=org_id,
         org=reg.org,
         summary=views.organisation_summary(reg),
+        rules=spelregels.policy_summary(org_id, _state(request).rules.policies.versions(org_id)),
         contact=views.organisation_contact(reg),
         exports=views.organisation_exports(org_id),
         crumbs=views.org_crumbs(reg),
@@ -142,6 +150,7 @@ def activities(request: Request, org_id: str) -> HTMLResponse:
 def activity(request: Request, org_id: str, activity_id: str) -> HTMLResponse:
     reg = _org(request, org_id)
     page = views.activity_detail(reg, _entry(reg, KIND_ACTIVITY, activity_id))
+    rules = spelregels.activity_rules(reg, _active_policy(request, org_id), activity_id)
     crumbs = views.org_crumbs(
         reg, views.Crumb("Verwerkingen", views.activities_url(org_id)), views.Crumb(page.title)
     )
@@ -152,6 +161,7 @@ def activity(request: Request, org_id: str, activity_id: str) -> HTMLResponse:
         org_id=org_id,
         org=reg.org,
         page=page,
+        rules=rules,
         kind_label="Verwerking",
         crumbs=crumbs,
         back=views.Link("Terug naar alle verwerkingen", views.activities_url(org_id)),
@@ -233,6 +243,23 @@ def sensor(request: Request, org_id: str, sensor_id: str) -> HTMLResponse:
         crumbs=crumbs,
         back=views.Link("Terug naar alle sensoren", views.sensors_url(org_id)),
         api_label="Deze sensor als JSON in de API",
+    )
+
+
+@router.get("/organisaties/{org_id}/spelregels", response_class=HTMLResponse)
+def rules(request: Request, org_id: str) -> HTMLResponse:
+    reg = _org(request, org_id)
+    overview = spelregels.policy_overview(
+        reg, _active_policy(request, org_id), _state(request).rules.policies.versions(org_id)
+    )
+    return render(
+        request,
+        "spelregels.html",
+        section="rules",
+        org_id=org_id,
+        org=reg.org,
+        overview=overview,
+        crumbs=views.org_crumbs(reg, views.Crumb("Spelregels")),
     )
 
 

@@ -143,6 +143,10 @@ def sensor_url(org_id: str, sensor_id: str) -> str:
     return f"{sensors_url(org_id)}/{sensor_id}"
 
 
+def spelregels_url(org_id: str) -> str:
+    return f"{org_url(org_id)}/spelregels"
+
+
 def api_org_url(org_id: str) -> str:
     return f"{API_PREFIX}/organisations/{org_id}"
 
@@ -167,6 +171,7 @@ def navigation(
             NavItem("Verwerkingen", activities_url(org_id), current == "activities"),
             NavItem("Algoritmes", algorithms_url(org_id), current == "algorithms"),
             NavItem("Sensoren", sensors_url(org_id), current == "sensors"),
+            NavItem("Spelregels", spelregels_url(org_id), current == "rules"),
         ]
     items.append(NavItem("Toegankelijkheid", "/toegankelijkheid", current == "accessibility"))
     return items

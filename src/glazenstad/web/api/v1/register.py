@@ -35,6 +35,7 @@ from glazenstad.register.model import (
 )
 from glazenstad.register.quality import CHECKS, check_organisation
 from glazenstad.register.store import OrganisationRegister, StoredEntry
+from glazenstad.rules.language import policy_json_schema
 from glazenstad.web.api.v1.common import (
     ApiModel,
     PageParams,
@@ -546,6 +547,7 @@ def export_sensors(organisation_id: OrgId, state: AppState = Depends(get_state))
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "register": register_json_schema,
+    "policy": policy_json_schema,
     "algoritmeregister-v1": lambda: ALGORITMEREGISTER_V1_SCHEMA,
 }
 
@@ -553,7 +555,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
 @router.get(
     "/schemas/{schemaName}",
     operation_id="getSchema",
-    summary="Published JSON Schemas: the register YAML and the Algoritmeregister export",
+    summary="Published JSON Schemas: register YAML, policy YAML, Algoritmeregister export",
     tags=["Schemas"],
     responses={
         200: {
@@ -564,6 +566,8 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     },
 )
 def get_schema(
-    schema_name: Annotated[Literal["register", "algoritmeregister-v1"], Path(alias="schemaName")],
+    schema_name: Annotated[
+        Literal["register", "policy", "algoritmeregister-v1"], Path(alias="schemaName")
+    ],
 ) -> JSONResponse:
     return JSONResponse(SCHEMAS[schema_name]())
