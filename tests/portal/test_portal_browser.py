@@ -1,12 +1,14 @@
 """Every kind of portal page in Debian's Chromium: axe-core (WCAG 2.1 A/AA), keyboard, CSS, network.
 
-A real uvicorn server serves the demo register (falling back to the test register when the demo
-is missing or invalid); one browser and one page visit every page in turn, so the whole module
-stays fast. The Content-Security-Policy stays on: axe-core comes in as a browser init script (which
+A real uvicorn server serves the demo register with the demo policies active (falling back to the
+test register, without policies, when the demo is missing or invalid), so every activity page shows
+its data-use rules; one browser and one page visit every page in turn, so the whole module stays
+fast. The Content-Security-Policy stays on: axe-core comes in as a browser init script (which
 a page's CSP does not govern) instead of an inline <script> tag, so the test sees exactly the page
 visitors get, and a CSP violation by the page itself is reported.
 
-Set PORTAL_SCREENSHOTS=<dir> to also save screenshots of the activity list and an activity.
+Set PORTAL_SCREENSHOTS=<dir> to also save screenshots of the activity list, an activity, its rules
+and the rules page.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
 from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
 from tests.conftest import DEMO_REGISTER, IN_CI, ROOT, TEST_REGISTER
+from tests.portal.conftest import activate_policies, demo_policies
 
 pytestmark = pytest.mark.browser
 
@@ -94,6 +97,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     engine = make_engine(database_url)
     load_register(engine, register)
     engine.dispose()
+    if register == DEMO_REGISTER:
+        activate_policies(database_url, demo_policies())
 
     snapshot = app.state.glazenstad.register.snapshot()
     pages = [("home", "/"), ("toegankelijkheid", "/toegankelijkheid")]
@@ -105,6 +110,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             (f"{org_id}/verwerkingen?gefilterd", f"{base}/verwerkingen?bijzonder=ja&q=e"),
             (f"{org_id}/algoritmes", f"{base}/algoritmes"),
             (f"{org_id}/sensoren", f"{base}/sensoren"),
+            (f"{org_id}/spelregels", f"{base}/spelregels"),
         ]
         pages += [
             (f"{org_id}/verwerking/{a.id}", f"{base}/verwerkingen/{a.id}") for a in reg.activities()
@@ -322,8 +328,16 @@ def test_screenshots_when_asked(visitor: Visitor, live_server: LiveServer) -> No
     shots = {
         "activity-list": activity.rsplit("/", 1)[0],
         "activity": activity,
+        "spelregels": activity.split("/verwerkingen/", 1)[0] + "/spelregels",
         "home": "/",
     }
     for name, path in shots.items():
         page.goto(live_server.url + path, wait_until="load")
         page.screenshot(path=str(Path(target) / f"portal-{name}.png"), full_page=True)
+    # The rules on the activity page, with the folded rules for all activities opened.
+    page.goto(live_server.url + activity, wait_until="load")
+    page.locator("#spelregels ~ .gs-rule-group details").evaluate_all(
+        "items => items.forEach(d => d.open = true)"
+    )
+    section = page.locator("section[aria-labelledby=spelregels]")
+    section.screenshot(path=str(Path(target) / "portal-rules.png"))

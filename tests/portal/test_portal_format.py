@@ -64,6 +64,16 @@ def test_dates_and_months_in_dutch() -> None:
     assert fmt.month_nl(None) == ""
 
 
+def test_moments_in_dutch_time() -> None:
+    # Stored times are UTC; residents read Dutch time, winter (UTC+1) and summer (UTC+2).
+    winter = dt.datetime(2026, 1, 15, 8, 5, tzinfo=dt.UTC)
+    summer = dt.datetime(2026, 7, 1, 22, 30, tzinfo=dt.UTC)
+    assert fmt.datetime_nl(winter) == "15 januari 2026 om 9.05 uur"
+    assert fmt.datetime_nl(summer) == "2 juli 2026 om 0.30 uur"
+    assert fmt.datetime_nl(winter.replace(tzinfo=None)) == "15 januari 2026 om 9.05 uur"
+    assert fmt.datetime_nl(None) == ""
+
+
 def test_join_in_dutch_prose() -> None:
     assert fmt.join_nl([]) == ""
     assert fmt.join_nl(["a"]) == "a"

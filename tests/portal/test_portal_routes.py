@@ -23,6 +23,7 @@ PAGES = [
     f"{ORG}/algoritmes/kentekenherkenning",
     f"{ORG}/sensoren",
     f"{ORG}/sensoren/scanauto-camera-1",
+    f"{ORG}/spelregels",
     "/toegankelijkheid",
 ]
 
@@ -278,6 +279,7 @@ def test_accessibility_statement(portal: TestClient) -> None:
         f"{ORG}/verwerkingen/bestaat-niet",
         f"{ORG}/algoritmes/bestaat-niet",
         f"{ORG}/sensoren/bestaat-niet",
+        "/organisaties/onbekend/spelregels",
         f"{ORG}/iets-anders",
         "/bestaat/niet",
     ],

@@ -334,7 +334,7 @@ def _purpose_binding_table(
     if not rows:
         return None
     return Table(
-        "Toegestaan volgens het verwerkingsregister",
+        "Doelbinding per verwerking",
         ("Regel", "Voor wie", "Wat", "Voorwaarden bij gebruik"),
         rows,
     )
@@ -429,7 +429,7 @@ def policy_summary(org_id: str, versions: list[PolicyVersion]) -> PolicySummary:
         text = "Er zijn op dit moment geen spelregels van kracht."
     else:
         activation = _activation(active)
-        since = f", sinds {fmt.date_nl(activation.at)}" if activation else ""
+        since = f", sinds {fmt.datetime_nl(activation.at)}" if activation else ""
         version = short_hash(active.content_hash)
         text = f"Nu geldt: {active.title} (versie {version}){since}."
     return PolicySummary(text, spelregels_url(org_id))
