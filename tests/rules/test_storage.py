@@ -22,7 +22,7 @@ from tests.rules.test_engine import _request
 @pytest.fixture
 def service(engine: Engine) -> RulesService:
     load_register(engine, TEST_REGISTER)
-    return RulesService(RegisterStore(engine), PolicyStore(engine))
+    return RulesService(RegisterStore(engine), PolicyStore(engine), refresh_interval=0)
 
 
 def test_lifecycle_draft_active_retired(service: RulesService) -> None:
@@ -86,3 +86,19 @@ def test_wait_means_committed(service: RulesService, engine: Engine) -> None:
     log.record(decision, wait=True)
     assert stored_decision(engine, decision.id) is not None
     log.close()
+
+
+def test_activation_reaches_a_running_service_after_the_refresh_interval(
+    engine: Engine,
+) -> None:
+    load_register(engine, TEST_REGISTER)
+    store = PolicyStore(engine)
+    service = RulesService(RegisterStore(engine), store, refresh_interval=3600)
+    assert service.decide(_request()).outcome.reason == "no_policy"
+    version, _ = store.save(parse_policies(TEST_POLICIES).policies[0].policy, by="t")
+    store.activate("teststad", version.content_hash, by="t")
+    # Within the interval the service keeps deciding with what it compiled ...
+    assert service.decide(_request()).outcome.reason == "no_policy"
+    service.refresh_interval = 0
+    # ... and after it, with the newly active version.
+    assert service.decide(_request()).permitted
