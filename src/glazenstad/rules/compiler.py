@@ -154,6 +154,8 @@ class CompiledPolicy:
         self.status = {key: activity.status for key, activity in context.activities.items()}
         self.categories = frozenset(c.id for c in context.register.data_categories())
         self.index: dict[tuple[str, str, str], NodeFunction] = {}
+        self.explanations: dict[tuple[object, ...], str] = {}
+        """Explanations by what they depend on; requests repeat, the reference walk is slow."""
         self.source: dict[tuple[str, tuple[int, ...], tuple[int, ...]], str] = {}
         self._build()
 

@@ -18,6 +18,7 @@ from time import time as _now
 from typing import Any
 
 from glazenstad.rules import outcome as oc
+from glazenstad.rules.clock import local_weekday_minute
 from glazenstad.rules.compiler import (
     INACTIVE_PURPOSE,
     NO_PERMIT,
@@ -39,7 +40,16 @@ NO_POLICY = oc.deny(oc.NO_POLICY)
 class Decision:
     """A decision with its reasons; explanation and receipt are derived on first use."""
 
-    __slots__ = ("_explanation", "_id", "decided_at", "moment", "outcome", "policy", "request")
+    __slots__ = (
+        "_explanation",
+        "_id",
+        "_input_hash",
+        "decided_at",
+        "moment",
+        "outcome",
+        "policy",
+        "request",
+    )
 
     def __init__(
         self,
@@ -79,10 +89,14 @@ class Decision:
 
     def input_hash(self) -> str:
         """SHA-256 of the request as decided (with the moment it was decided for)."""
-        canonical = self.request.canonical()
-        canonical["context"]["time"] = self.moment
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        try:
+            return self._input_hash
+        except AttributeError:
+            canonical = self.request.canonical()
+            canonical["context"]["time"] = self.moment
+            text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+            self._input_hash: str = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            return self._input_hash
 
     def receipt(self) -> dict[str, Any]:
         """What it takes to trace this decision later: which policy, which engine, which input."""
@@ -111,9 +125,38 @@ class Decision:
                     f"'{self.request.actor.organisation}'. Zonder spelregels is het antwoord nee."
                 )
             else:
-                evaluation = evaluate(self.policy.context, self.request, self.moment)
-                self._explanation = explain(evaluation, self.request)
+                self._explanation = _explained(self.policy, self.request, self.moment)
             return self._explanation
+
+
+_EXPLANATIONS_KEPT = 10_000
+
+
+def _explained(policy: CompiledPolicy, request: DecisionRequest, moment: float) -> str:
+    """The explanation of a request, cached on everything its text can depend on.
+
+    The text names the request's attributes and the conditions that failed; time enters only
+    through time windows (local weekday and minute) and the justification only by being given.
+    """
+    context = request.context
+    key = (
+        request.actor,
+        request.action,
+        request.resource,
+        request.purpose,
+        context.channel,
+        context.consent,
+        bool(context.justification),
+        local_weekday_minute(moment),
+    )
+    cache = policy.explanations
+    text = cache.get(key)
+    if text is None:
+        text = explain(evaluate(policy.context, request, moment), request)
+        if len(cache) >= _EXPLANATIONS_KEPT:
+            cache.clear()
+        cache[key] = text
+    return text
 
 
 class Engine:
