@@ -70,7 +70,7 @@ def test_activity_page_shows_who_may_do_what_and_why(demo_portal: TestClient) ->
     assert 'utrecht-status-badge--safe">Toegestaan</span>' in binding
     assert "Volgt uit het verwerkingsregister" in binding
     assert "de rol is parkeerhandhaver of teamleider-parkeren of belastingmedewerker" in binding
-    assert "inzien, vastleggen of wijzigen van kenteken" in binding
+    assert "inzien, vastleggen of wijzigen van Kenteken" in binding  # the register name
 
     # A deny rule of the policy: forbidden in words, with its explanation and a law link.
     deny = cards["scannen-alleen-tijdens-betaald-parkeren"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from glazenstad.register.model import LawReference
+from glazenstad.register.store import OrganisationRegister
 from glazenstad.rules.compiler import CompiledPolicy
 from glazenstad.rules.effective import EffectiveRule
 from glazenstad.rules.explain import ACTION_WORDS
 from glazenstad.rules.language import Obligations
 from glazenstad.rules.reference import describe_positive
+
+Namer = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,24 @@ class RuleText:
     break_glass: bool
 
 
-def _list(values: frozenset[str] | None, anything: str) -> str:
-    return anything if values is None else ", ".join(sorted(values))
+def _list(values: frozenset[str] | None, anything: str, name: Namer = str) -> str:
+    return anything if values is None else ", ".join(sorted(name(v) for v in values))
+
+
+def _namers(register: OrganisationRegister | None) -> tuple[Namer, Namer]:
+    """Register names for data category and dataset ids (the id itself when unknown)."""
+    if register is None:
+        return str, str
+
+    def category(entry_id: str) -> str:
+        found = register.data_category(entry_id)
+        return found.name if found else entry_id
+
+    def dataset(entry_id: str) -> str:
+        found = register.dataset(entry_id)
+        return found.name if found else entry_id
+
+    return category, dataset
 
 
 def obligation_texts(obligations: Obligations) -> tuple[str, ...]:
@@ -46,20 +66,23 @@ def obligation_texts(obligations: Obligations) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def rule_text(rule: EffectiveRule) -> RuleText:
+def rule_text(rule: EffectiveRule, register: OrganisationRegister | None = None) -> RuleText:
+    """A rule in plain Dutch; with a register, data and sources carry their register names."""
+    category, dataset = _namers(register)
     who_parts = [describe_positive(c) for c in rule.conditions]
     actions = (
         "alles"
         if rule.actions is None
         else ", ".join(ACTION_WORDS.get(a, a) for a in sorted(rule.actions))
     )
-    what = f"{actions} van {_list(rule.data_categories, 'alle gegevens')}"
+    what = f"{actions} van {_list(rule.data_categories, 'alle gegevens', category)}"
     if rule.link is not None:
         what = (
-            f"koppelen van {', '.join(sorted(rule.link[0]))} met {', '.join(sorted(rule.link[1]))}"
+            f"koppelen van {_list(rule.link[0], '', dataset)} met "
+            f"{_list(rule.link[1], '', dataset)}"
         )
     if rule.datasets is not None:
-        what += f" uit {', '.join(sorted(rule.datasets))}"
+        what += f" uit {_list(rule.datasets, '', dataset)}"
     return RuleText(
         id=rule.id,
         effect=rule.effect,
@@ -77,8 +100,9 @@ def rule_text(rule: EffectiveRule) -> RuleText:
 
 def rules_for_activity(compiled: CompiledPolicy, activity_id: str) -> list[RuleText]:
     """Every rule that can decide a request for this activity's purpose."""
+    register = compiled.context.register
     return [
-        rule_text(rule)
+        rule_text(rule, register)
         for rule in compiled.rules
         if rule.purposes is None or activity_id in rule.purposes
     ]

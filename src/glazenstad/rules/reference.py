@@ -186,22 +186,11 @@ def describe(condition: Condition, req: DecisionRequest) -> str:
             else "er is toestemming vastgelegd voor dit doel"
         )
     if isinstance(condition, InTime):
-        window = condition.time
-        return f"het tijdstip valt niet binnen {', '.join(window.days)} {window.start}–{window.end}"
+        return f"het tijdstip valt niet binnen {_window(condition)}"
     if isinstance(condition, Compare):
-        operator = {
-            "equals": "is niet",
-            "not_equals": "is",
-            "in_": "is niet een van",
-            "not_in": "is een van",
-        }
-        for name, words in operator.items():
-            value = getattr(condition, name)
-            if value is not None:
-                shown = ", ".join(value) if isinstance(value, list) else value
-                return f"{condition.attribute} {words} {shown}"
+        return describe_positive(condition, negate=True)
     if isinstance(condition, Not):
-        return f"niet: {describe_positive(condition.not_)}"
+        return describe_positive(condition.not_)
     if isinstance(condition, AnyOf):
         return "geen van de voorwaarden geldt: " + "; ".join(
             describe(c, req) for c in condition.any
@@ -210,43 +199,69 @@ def describe(condition: Condition, req: DecisionRequest) -> str:
     return "niet alle voorwaarden gelden: " + "; ".join(describe(c, req) for c in condition.all)
 
 
-def describe_positive(condition: Condition) -> str:
-    """What a condition requires, in plain Dutch (for rule texts and negations)."""
+ATTRIBUTE_WORDS = {
+    "actor.role": "de rol",
+    "actor.department": "de afdeling",
+    "actor.organisation": "de organisatie",
+    "action": "de handeling",
+    "purpose": "het doel",
+    "resource.data_category": "de gegevenscategorie",
+    "resource.dataset": "de bron",
+    "resource.linked_dataset": "de gekoppelde bron",
+    "context.channel": "het kanaal",
+}
+
+
+def _window(condition: InTime) -> str:
+    window = condition.time
+    return f"{', '.join(window.days)} tussen {window.start} en {window.end}"
+
+
+def describe_positive(condition: Condition, negate: bool = False) -> str:
+    """What a condition requires (or, with `negate`, forbids), in plain Dutch."""
+    is_ = "is niet" if negate else "is"
     if isinstance(condition, RoleIn):
-        return f"de rol is {' of '.join(condition.role)}"
+        return f"de rol {is_} {' of '.join(condition.role)}"
     if isinstance(condition, DepartmentIn):
-        return f"de afdeling is {' of '.join(condition.department)}"
+        return f"de afdeling {is_} {' of '.join(condition.department)}"
     if isinstance(condition, ChannelIn):
-        return f"het kanaal is {' of '.join(condition.channel)}"
+        return f"het kanaal {is_} {' of '.join(condition.channel)}"
     if isinstance(condition, AssignedToCase):
+        assigned = condition.assigned_to_case != negate
         return (
             "de medewerker is toegewezen aan het dossier"
-            if condition.assigned_to_case
+            if assigned
             else "de medewerker is niet toegewezen aan het dossier"
         )
     if isinstance(condition, ConsentRecorded):
+        consent = condition.consent_recorded != negate
         return (
             "er is toestemming vastgelegd voor dit doel"
-            if condition.consent_recorded
+            if consent
             else "er is geen toestemming vastgelegd voor dit doel"
         )
     if isinstance(condition, InTime):
-        w = condition.time
-        return f"het is {', '.join(w.days)} tussen {w.start} en {w.end}"
+        return f"het is buiten {_window(condition)}" if negate else f"het is {_window(condition)}"
     if isinstance(condition, Compare):
-        for name, words in {
-            "equals": "is",
-            "not_equals": "is niet",
-            "in_": "is een van",
-            "not_in": "is niet een van",
-        }.items():
+        subject = ATTRIBUTE_WORDS[condition.attribute]
+        words = {
+            "equals": ("is", "is niet"),
+            "not_equals": ("is niet", "is"),
+            "in_": ("is een van", "is niet een van"),
+            "not_in": ("is niet een van", "is een van"),
+        }
+        for name, (plain, negated) in words.items():
             value = getattr(condition, name)
             if value is not None:
                 shown = ", ".join(value) if isinstance(value, list) else value
-                return f"{condition.attribute} {words} {shown}"
+                return f"{subject} {negated if negate else plain} {shown}"
     if isinstance(condition, Not):
-        return f"niet ({describe_positive(condition.not_)})"
+        return describe_positive(condition.not_, not negate)
     if isinstance(condition, AnyOf):
+        if negate:  # not (a or b) = not a and not b
+            return " en ".join(describe_positive(c, True) for c in condition.any)
         return " of ".join(f"({describe_positive(c)})" for c in condition.any)
     assert isinstance(condition, AllOf)
+    if negate:
+        return " of ".join(f"({describe_positive(c, True)})" for c in condition.all)
     return " en ".join(f"({describe_positive(c)})" for c in condition.all)
