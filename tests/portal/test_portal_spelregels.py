@@ -70,14 +70,15 @@ def test_activity_page_shows_who_may_do_what_and_why(demo_portal: TestClient) ->
     assert 'utrecht-status-badge--safe">Toegestaan</span>' in binding
     assert "Volgt uit het verwerkingsregister" in binding
     assert "de rol is parkeerhandhaver of teamleider-parkeren of belastingmedewerker" in binding
-    assert "inzien, vastleggen of wijzigen van Kenteken" in binding  # the register name
+    # Data named as the register names them, not by id.
+    assert "inzien, vastleggen of wijzigen van Foto&#39;s van de scanauto, Kenteken" in binding
 
     # A deny rule of the policy: forbidden in words, with its explanation and a law link.
     deny = cards["scannen-alleen-tijdens-betaald-parkeren"]
     assert "De scanauto scant alleen als betaald parkeren geldt</h4>" in deny
     assert 'utrecht-status-badge--danger">Niet toegestaan</span>' in deny
     assert "maandag tot en met zaterdag van 9.00 tot 21.00 uur" in deny
-    assert "niet (het is ma, di, wo, do, vr, za tussen 09:00 en 21:00)" in deny
+    assert "het is buiten ma, di, wo, do, vr, za tussen 09:00 en 21:00" in deny
     assert (
         'href="https://wetten.overheid.nl/jci1.3:c:BWBR0005416&amp;artikel=225">'
         "Gemeentewet, artikel 225 (BWBR0005416)</a>"
