@@ -73,15 +73,17 @@ def leaf_conditions() -> st.SearchStrategy[dict[str, object]]:
         st.builds(lambda v: {"assigned_to_case": v}, st.booleans()),
         st.builds(lambda v: {"consent_recorded": v}, st.booleans()),
         st.builds(
-            lambda days, start, length: {
+            # Minutes off the quarter hour too: the compiler then steps per minute.
+            lambda days, start, minute, length: {
                 "time": {
                     "days": days,
-                    "start": f"{start:02d}:00",
+                    "start": f"{start:02d}:{minute}",
                     "end": f"{min(start + length, 24):02d}:00",
                 }
             },
             st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True),
             st.integers(0, 22),
+            st.sampled_from(["00", "00", "30", "07"]),
             st.integers(1, 12),
         ),
         st.builds(

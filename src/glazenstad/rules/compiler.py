@@ -67,8 +67,9 @@ def _minutes(clock: str) -> int:
 class _Source:
     """Collects constants for one generated function and names them C0, C1, ..."""
 
-    def __init__(self) -> None:
+    def __init__(self, windows: TimeWindows) -> None:
         self.constants: dict[str, Any] = {}
+        self.windows = windows
         self.uses_time = False
 
     def const(self, value: Any) -> str:
@@ -93,9 +94,9 @@ class _Source:
             return consent if condition.consent_recorded else f"(not {consent})"
         if isinstance(condition, InTime):
             self.uses_time = True
-            days = self.const(frozenset(WEEKDAYS.index(d) for d in condition.time.days))
+            days = frozenset(WEEKDAYS.index(d) for d in condition.time.days)
             start, end = _minutes(condition.time.start), _minutes(condition.time.end)
-            return f"(wd in {days} and {start} <= mi < {end})"
+            return f"(tw & {self.windows.bit(days, start, end)})"
         if isinstance(condition, Compare):
             subject = _ATTRIBUTE_EXPR[condition.attribute]
             if condition.equals is not None:
@@ -138,6 +139,60 @@ def _mask(expressions: list[str]) -> str:
     return " | ".join(f"({1 << i} if {e} else 0)" for i, e in enumerate(expressions))
 
 
+class TimeWindows:
+    """The policy's time windows, and which of them hold in each stretch of time.
+
+    Each window gets a bit. Time is cut into steps (a quarter of an hour, or a minute when a
+    window starts or ends off the quarter) in which no window can start or end, and the bits
+    that hold in a step are computed once, from local time, and cached. A time condition in a
+    node function is then `tw & bit`.
+    """
+
+    def __init__(self, windows: list[tuple[frozenset[int], int, int]]) -> None:
+        self.windows: list[tuple[frozenset[int], int, int]] = []
+        aligned = all(start % 15 == 0 and end % 15 == 0 for _, start, end in windows)
+        self.step = 900.0 if aligned else 60.0
+        self.cache: dict[float, int] = {}
+        for window in windows:
+            self.bit(*window)
+
+    def bit(self, days: frozenset[int], start: int, end: int) -> int:
+        window = (days, start, end)
+        if window not in self.windows:
+            self.windows.append(window)
+        return 1 << self.windows.index(window)
+
+    def fill(self, step: float) -> int:
+        weekday, minute = clock.local_weekday_minute(step * self.step)
+        bits = 0
+        for number, (days, start, end) in enumerate(self.windows):
+            if weekday in days and start <= minute < end:
+                bits |= 1 << number
+        if len(self.cache) > 200_000:  # years of quarters: a replay of old decisions
+            self.cache.clear()
+        self.cache[step] = bits
+        return bits
+
+
+def _policy_windows(rules: list[EffectiveRule]) -> list[tuple[frozenset[int], int, int]]:
+    found: list[tuple[frozenset[int], int, int]] = []
+
+    def walk(condition: Condition) -> None:
+        if isinstance(condition, InTime):
+            days = frozenset(WEEKDAYS.index(d) for d in condition.time.days)
+            found.append((days, _minutes(condition.time.start), _minutes(condition.time.end)))
+        elif isinstance(condition, Not):
+            walk(condition.not_)
+        elif isinstance(condition, AnyOf | AllOf):
+            for inner in condition.any if isinstance(condition, AnyOf) else condition.all:
+                walk(inner)
+
+    for rule in rules:
+        for condition in rule.conditions:
+            walk(condition)
+    return found
+
+
 @dataclass
 class _Signature:
     activity: str
@@ -157,6 +212,7 @@ class CompiledPolicy:
         self.explanations: dict[tuple[object, ...], str] = {}
         """Explanations by what they depend on; requests repeat, the reference walk is slow."""
         self.source: dict[tuple[str, tuple[int, ...], tuple[int, ...]], str] = {}
+        self.windows = TimeWindows(_policy_windows(self.rules))
         self._build()
 
     @property
@@ -198,7 +254,7 @@ class CompiledPolicy:
     def _node_function(
         self, activity: str, denies: tuple[int, ...], permits: tuple[int, ...]
     ) -> NodeFunction:
-        src = _Source()
+        src = _Source(self.windows)
         deny_expr = _mask([src.rule(self.rules[i]) for i in denies])
         permit_expr = _mask([src.rule(self.rules[i]) for i in permits])
         not_glass = sum(1 << i for i, n in enumerate(denies) if not self.rules[n].break_glass)
@@ -220,12 +276,11 @@ class CompiledPolicy:
 
         lines = ["def node(r, t):", "    a = r.actor"]
         if src.uses_time:
-            # Inlined `clock.local_weekday_minute`: one dict lookup per request.
+            # Which of the policy's time windows hold now: one lookup per request.
             lines += [
-                "    s = int(t)",
-                "    st = LOCAL_CACHE.get(s // 900) or LOCAL_BUCKET(s // 900)",
-                "    wd = st[0]",
-                "    mi = st[1] + (s % 900) // 60",
+                "    tw = WINDOWS.get(t // WINDOW_STEP)",
+                "    if tw is None:",
+                "        tw = WINDOWS_AT(t // WINDOW_STEP)",
             ]
         if denies:
             lines += [
@@ -247,8 +302,9 @@ class CompiledPolicy:
         namespace: dict[str, Any] = {
             **src.constants,
             "AID": activity,
-            "LOCAL_CACHE": clock._cache,
-            "LOCAL_BUCKET": clock._bucket_start,
+            "WINDOWS": self.windows.cache,
+            "WINDOWS_AT": self.windows.fill,
+            "WINDOW_STEP": self.windows.step,
             "DENY": deny_cache,
             "DENY_SLOW": deny_slow,
             "PERMIT": permit_cache,
