@@ -808,7 +808,7 @@ def run(args: argparse.Namespace) -> int:
             Contender("floor (dict/set)", "[floor(r) for r in batch]",
                       lambda items: [floor(r) for r in items], requests),
             Contender("glazenstad", "Engine.decide_many", engine.decide_many, requests,
-                      note="a list of Decision objects"),
+                      note="outcomes at once, a Decision object built when an item is read"),
             Contender("cedarpy", "is_authorized_batch",
                       lambda items: cedarpy.is_authorized_batch(list(items), policy_set, entities),
                       cedar_some),

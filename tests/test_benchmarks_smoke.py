@@ -1,0 +1,41 @@
+"""A small run of each benchmark, so they keep working (figures are not judged here).
+
+The decision benchmark's smoke run still fails on any disagreement between the engines.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import IN_CI, ROOT
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_decision_benchmark_smoke() -> None:
+    pytest.importorskip("cedarpy", reason="cedarpy (bench extra) not installed")
+    pytest.importorskip("casbin", reason="pycasbin (bench extra) not installed")
+    result = _run("benchmarks.decisions", "--smoke")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Engine.decide" in result.stdout
+
+
+def test_http_benchmark_smoke() -> None:
+    if shutil.which("wrk") is None:
+        reason = "wrk not installed (apt-get install wrk)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    result = _run("benchmarks.http", "--seconds", "1", "--connections", "4", "--batch", "10")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
+    assert float(lines["single"][1]) > 0 and lines["single"][-1] == "0"  # calls, no errors
+    assert lines["batch"][-1] == "0"
