@@ -7,8 +7,8 @@ fast. The Content-Security-Policy stays on: axe-core comes in as a browser init 
 a page's CSP does not govern) instead of an inline <script> tag, so the test sees exactly the page
 visitors get, and a CSP violation by the page itself is reported.
 
-Set PORTAL_SCREENSHOTS=<dir> to also save screenshots of the activity list, an activity, its rules
-and the rules page.
+Set PORTAL_SCREENSHOTS=<dir> to keep the screenshots of the activity list, an activity, its rules
+and the rules page that the last test takes.
 """
 
 from __future__ import annotations
@@ -317,10 +317,11 @@ def test_search_form_works_without_javascript_help(
     assert "gevonden" in page.get_by_role("status").inner_text()
 
 
-def test_screenshots_when_asked(visitor: Visitor, live_server: LiveServer) -> None:
-    target = os.environ.get("PORTAL_SCREENSHOTS")
-    if not target:
-        pytest.skip("set PORTAL_SCREENSHOTS=<dir> to save screenshots")
+def test_pages_render_to_screenshots(
+    visitor: Visitor, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """Pages render to real pictures (kept in PORTAL_SCREENSHOTS=<dir> when set, to look at)."""
+    target = os.environ.get("PORTAL_SCREENSHOTS") or str(tmp_path)
     page = visitor.page
     activities = [path for name, path in live_server.pages if "/verwerking/" in name]
     activity = next((p for p in activities if p.endswith("/parkeerhandhaving-scanauto")), None)
@@ -341,3 +342,6 @@ def test_screenshots_when_asked(visitor: Visitor, live_server: LiveServer) -> No
     )
     section = page.locator("section[aria-labelledby=spelregels]")
     section.screenshot(path=str(Path(target) / "portal-rules.png"))
+    for name in (*shots, "rules"):
+        picture = (Path(target) / f"portal-{name}.png").read_bytes()
+        assert picture.startswith(b"\x89PNG") and len(picture) > 10_000, name

@@ -98,6 +98,32 @@ def _who(activity: ProcessingActivity) -> tuple[Condition, ...]:
     return tuple(conditions)
 
 
+def _derived(
+    activity: ProcessingActivity,
+    obligations: Obligations,
+    rule_id: str,
+    title: str,
+    explanation: str,
+    **target: object,
+) -> EffectiveRule:
+    """A permit from an activity's register entry: its people, its purpose, its law."""
+    return EffectiveRule(
+        id=rule_id,
+        effect="permit",
+        title=title,
+        explanation=explanation,
+        purposes=frozenset([activity.id]),
+        datasets=None,
+        conditions=_who(activity),
+        obligations=obligations,
+        legal_basis=tuple(activity.legal_basis.laws),
+        break_glass=False,
+        source="register",
+        activity=activity.id,
+        **target,  # type: ignore[arg-type]
+    )
+
+
 def purpose_binding_rules(policy: Policy, register: OrganisationRegister) -> list[EffectiveRule]:
     """Base permits from the register: an active activity's roles may use its data for it."""
     binding = policy.purpose_binding
@@ -114,49 +140,33 @@ def purpose_binding_rules(policy: Policy, register: OrganisationRegister) -> lis
         )
         roles = ", ".join(activity.roles)
         where = f" van {', '.join(activity.departments)}" if activity.departments else ""
-        base = EffectiveRule(
-            id=f"doelbinding-{activity.id}",
-            effect="permit",
-            title=f"Doelbinding: {activity.name}",
-            explanation=(
+
+        rules.append(
+            _derived(
+                activity,
+                obligations,
+                f"doelbinding-{activity.id}",
+                f"Doelbinding: {activity.name}",
                 f"Volgens het verwerkingsregister mogen {roles}{where} de gegevens van de "
-                f"verwerking '{activity.name}' gebruiken voor dit doel."
-            ),
-            purposes=frozenset([activity.id]),
-            data_categories=frozenset(activity.data_categories),
-            datasets=None,
-            actions=frozenset(binding.actions),
-            link=None,
-            conditions=_who(activity),
-            obligations=obligations,
-            legal_basis=tuple(activity.legal_basis.laws),
-            break_glass=False,
-            source="register",
-            activity=activity.id,
+                f"verwerking '{activity.name}' gebruiken voor dit doel.",
+                data_categories=frozenset(activity.data_categories),
+                actions=frozenset(binding.actions),
+                link=None,
+            )
         )
-        rules.append(base)
         if binding.link_own_datasets and len(activity.datasets) >= 2:
             own = frozenset(activity.datasets)
             rules.append(
-                EffectiveRule(
-                    id=f"doelbinding-koppelen-{activity.id}",
-                    effect="permit",
-                    title=f"Koppelen binnen {activity.name}",
-                    explanation=(
-                        f"De verwerking '{activity.name}' gebruikt deze bronnen samen; "
-                        f"{roles}{where} mogen ze voor dit doel koppelen."
-                    ),
-                    purposes=frozenset([activity.id]),
+                _derived(
+                    activity,
+                    obligations,
+                    f"doelbinding-koppelen-{activity.id}",
+                    f"Koppelen binnen {activity.name}",
+                    f"De verwerking '{activity.name}' gebruikt deze bronnen samen; "
+                    f"{roles}{where} mogen ze voor dit doel koppelen.",
                     data_categories=None,
-                    datasets=None,
                     actions=frozenset(["link"]),
                     link=(own, own),
-                    conditions=_who(activity),
-                    obligations=obligations,
-                    legal_basis=tuple(activity.legal_basis.laws),
-                    break_glass=False,
-                    source="register",
-                    activity=activity.id,
                 )
             )
     return rules

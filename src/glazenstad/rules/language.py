@@ -13,7 +13,7 @@ Conditions are a small, closed vocabulary a policy advisor can read aloud:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import (
     BaseModel,
@@ -31,7 +31,7 @@ Action = Literal["read", "write", "link", "share", "delete"]
 ACTIONS: tuple[str, ...] = ("read", "write", "link", "share", "delete")
 Weekday = Literal["ma", "di", "wo", "do", "vr", "za", "zo"]
 WEEKDAYS: tuple[str, ...] = ("ma", "di", "wo", "do", "vr", "za", "zo")
-ATTRIBUTES: tuple[str, ...] = (
+Attribute = Literal[
     "actor.role",
     "actor.department",
     "actor.organisation",
@@ -41,7 +41,8 @@ ATTRIBUTES: tuple[str, ...] = (
     "resource.dataset",
     "resource.linked_dataset",
     "context.channel",
-)
+]
+ATTRIBUTES: tuple[str, ...] = get_args(Attribute)
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM")]
 
 
@@ -114,17 +115,7 @@ class InTime(_Strict):
 class Compare(_Strict):
     """A generic comparison on a request attribute."""
 
-    attribute: Literal[
-        "actor.role",
-        "actor.department",
-        "actor.organisation",
-        "action",
-        "purpose",
-        "resource.data_category",
-        "resource.dataset",
-        "resource.linked_dataset",
-        "context.channel",
-    ]
+    attribute: Attribute
     equals: str | None = None
     not_equals: str | None = None
     in_: list[str] | None = Field(default=None, alias="in")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.alias_generators import to_camel
 
@@ -16,6 +16,22 @@ API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
 
 T = TypeVar("T")
+SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+OrgId = Annotated[
+    str,
+    Path(
+        alias="organisationId",
+        description="Organisation id, e.g. voorbeeldstad.",
+        examples=["voorbeeldstad"],
+        pattern=SLUG,
+    ),
+]
+
+
+def entry_path(name: str) -> Any:
+    """A register id as path parameter `name` (e.g. activityId)."""
+    return Path(alias=name, pattern=SLUG)
 
 
 class ApiModel(BaseModel):

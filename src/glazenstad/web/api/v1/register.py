@@ -38,7 +38,9 @@ from glazenstad.register.store import OrganisationRegister, StoredEntry
 from glazenstad.rules.language import policy_json_schema
 from glazenstad.web.api.v1.common import (
     ApiModel,
+    OrgId,
     PageParams,
+    entry_path,
     page_model,
     paginate,
     problem_responses,
@@ -48,15 +50,6 @@ from glazenstad.web.state import AppState, get_state
 
 router = APIRouter()
 
-OrgId = Annotated[
-    str,
-    Path(
-        alias="organisationId",
-        description="Organisation id, e.g. voorbeeldstad.",
-        examples=["voorbeeldstad"],
-        pattern=r"^[a-z0-9][a-z0-9-]{0,79}$",
-    ),
-]
 ERRORS = problem_responses(400, 404, 500)
 
 
@@ -319,7 +312,7 @@ def _detail(kind: str, param: str) -> Callable[..., Any]:
 
     def handler(
         organisation_id: OrgId,
-        entry_id: Annotated[str, Path(alias=param, pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")],
+        entry_id: Annotated[str, entry_path(param)],
         as_of: Annotated[
             AwareDatetime | None,
             Query(
@@ -356,7 +349,7 @@ def _versions(kind: str, param: str) -> Callable[..., Any]:
 
     def handler(
         organisation_id: OrgId,
-        entry_id: Annotated[str, Path(alias=param, pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")],
+        entry_id: Annotated[str, entry_path(param)],
         state: AppState = Depends(get_state),
     ) -> Any:
         _org(state, organisation_id)

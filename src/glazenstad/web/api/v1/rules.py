@@ -19,7 +19,7 @@ from glazenstad.rules.describe import RuleText, rule_text, rules_for_activity
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.request import Actor, Context, DecisionRequest, Resource
 from glazenstad.rules.store import PolicyVersion
-from glazenstad.web.api.v1.common import ApiModel, problem_responses
+from glazenstad.web.api.v1.common import ApiModel, OrgId, entry_path, problem_responses
 from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
 
@@ -363,10 +363,6 @@ def _rule_out(text: RuleText) -> RuleTextOut:
     )
 
 
-OrgId = Annotated[
-    str,
-    Path(alias="organisationId", pattern=r"^[a-z0-9][a-z0-9-]{0,79}$", examples=["voorbeeldstad"]),
-]
 VersionId = Annotated[str, Path(alias="policyVersion", pattern=r"^[0-9a-f]{8,64}$")]
 
 
@@ -431,7 +427,7 @@ def policy_rules(
 )
 def activity_rules(
     organisation_id: OrgId,
-    activity_id: Annotated[str, Path(alias="activityId", pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")],
+    activity_id: Annotated[str, entry_path("activityId")],
     state: AppState = Depends(get_state),
 ) -> Any:
     reg = state.register.snapshot().organisation(organisation_id)
