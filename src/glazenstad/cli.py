@@ -35,6 +35,10 @@ rules_app = typer.Typer(
 )
 app.add_typer(register_app, name="register")
 app.add_typer(rules_app, name="rules")
+logbook_app = typer.Typer(
+    help="The logbook of processing (Logboek Dataverwerkingen).", no_args_is_help=True
+)
+app.add_typer(logbook_app, name="logbook")
 app.add_typer(db_app, name="db")
 
 console = Console()
@@ -424,6 +428,26 @@ def rules_schema(
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+
+
+@logbook_app.command("verify")
+def logbook_verify(
+    organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+) -> None:
+    """Check every hash chain of the logbook; name the first broken record (exit 1)."""
+    from glazenstad.logbook.verify import verify
+
+    result = verify(_engine(), organisation)
+    for chain in result.chains:
+        state = "intact" if chain.ok else "BROKEN"
+        console.print(
+            f"{chain.organisation_id}/{chain.chain_partition}: {chain.records} record(s), {state}"
+        )
+    if not result.ok:
+        for broken in result.breaks:
+            errors.print(f"First broken record: {broken}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    console.print(f"All {len(result.chains)} chain(s) verify: {result.records} record(s).")
 
 
 def _print_urls(base: str) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from glazenstad.logbook.pseudonym import Pseudonymizer
 
 
 class Settings(BaseSettings):
@@ -32,6 +35,11 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
+    pseudonym_keys: SecretStr | None = Field(
+        default=None,
+        description="Keys for data-subject pseudonyms: 'kid:base64secret,...', the first is "
+        "current. Empty means the built-in demo key, which production mode refuses.",
+    )
     public_url: str | None = Field(
         default=None, description="Base URL the public sees; defaults to http://host:port."
     )
@@ -43,7 +51,24 @@ class Settings(BaseSettings):
                 "GLAZENSTAD_DATABASE_URL must be set in production mode "
                 "(the embedded SQLite database is for demo and development)"
             )
+        if self.mode == "production":
+            from glazenstad.logbook.pseudonym import is_demo_key, parse_keys
+
+            keys = self.pseudonym_keys.get_secret_value() if self.pseudonym_keys else ""
+            if not keys or any(is_demo_key(k) for k in parse_keys(keys)):
+                raise ValueError(
+                    "GLAZENSTAD_PSEUDONYM_KEYS must be set to keys of your own in production "
+                    "mode (the demo key is public)"
+                )
         return self
+
+    def pseudonymizer(self) -> Pseudonymizer:
+        """The pseudonym keys in force: the configured ones, or the demo key outside production."""
+        from glazenstad.logbook.pseudonym import Pseudonymizer
+
+        if self.pseudonym_keys:
+            return Pseudonymizer.from_config(self.pseudonym_keys.get_secret_value())
+        return Pseudonymizer.demo()
 
     @property
     def effective_database_url(self) -> str:

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glazenstad.db.engine import make_engine, migrate
+from glazenstad.logbook.store import LogStore
 from glazenstad.register.store import RegisterStore
 from glazenstad.rules.decisionlog import DecisionLog
 from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web import portal
+from glazenstad.web.api.v1 import logbook as logbook_api
 from glazenstad.web.api.v1 import register as register_api
 from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         register=register,
         rules=RulesService(register, PolicyStore(engine)),
         decision_log=DecisionLog(engine),
+        logbook=LogStore(engine, register, settings.pseudonymizer()),
     )
 
     @asynccontextmanager
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.glazenstad = state
     app.include_router(register_api.router, prefix=API_PREFIX)
     app.include_router(rules_api.router, prefix=API_PREFIX)
+    app.include_router(logbook_api.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi_document() -> JSONResponse:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy import Engine
 
+from glazenstad.logbook.store import LogStore
 from glazenstad.register.store import RegisterStore
 from glazenstad.rules.decisionlog import DecisionLog
 from glazenstad.rules.service import RulesService
@@ -20,6 +21,7 @@ class AppState:
     register: RegisterStore
     rules: RulesService
     decision_log: DecisionLog
+    logbook: LogStore
 
 
 def get_state(request: Request) -> AppState:

@@ -1,0 +1,100 @@
+"""The logbook over HTTP and the command line: batches in, per-record answers, chains verified."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from glazenstad.cli import app as cli
+from glazenstad.db.engine import make_engine
+from glazenstad.logbook.pseudonym import DEMO_KEYS
+from glazenstad.register.loader import load_register
+from glazenstad.settings import Settings, get_settings
+from glazenstad.web.app import create_app
+from tests.conftest import TEST_REGISTER
+from tests.logbook.conftest import BSN, KEY_2026, UNKNOWN_ACTIVITY, make_record
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(
+        Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
+    )  # type: ignore[arg-type]
+    load_register(make_engine(database_url), TEST_REGISTER)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_batch_is_acknowledged_per_record(client: TestClient, database_url: str) -> None:
+    good = make_record()
+    unknown = make_record(attributes={"dpl.core.processing_activity_id": UNKNOWN_ACTIVITY})
+    bad = make_record(span_id="xyz")
+    response = client.post(
+        "/api/v1/logboek/records",
+        json={"organisationId": "teststad", "records": [good, bad, unknown]},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and body["unknownActivity"] == 1
+    assert body["rejected"][0]["index"] == 1 and "span_id" in body["rejected"][0]["reason"]
+    assert (body["firstSequence"], body["lastSequence"]) == (1, 2)
+    again = client.post(
+        "/api/v1/logboek/records", json={"organisationId": "teststad", "records": [good]}
+    ).json()
+    assert again["accepted"] == 0 and again["duplicates"] == 1
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        stored = " ".join(
+            str(v) for row in conn.execute(text("select * from log_record")) for v in row
+        )
+    assert BSN not in stored
+    engine.dispose()
+
+
+def test_malformed_batch_is_a_400(client: TestClient) -> None:
+    response = client.post("/api/v1/logboek/records", json={"records": []})
+    assert response.status_code == 400
+    names = {p["name"] for p in response.json()["invalidParams"]}
+    assert {"body.organisationId", "body.records"} <= names
+
+
+def test_verify_command(
+    client: TestClient,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client.post(
+        "/api/v1/logboek/records",
+        json={"organisationId": "teststad", "records": [make_record() for _ in range(3)]},
+    )
+    monkeypatch.setenv("GLAZENSTAD_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["logbook", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "teststad/main: 3 record(s), intact" in ok.output
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("update log_record set name = 'vervalst' where sequence = 2"))
+    engine.dispose()
+    broken = runner.invoke(cli, ["logbook", "verify"])
+    assert broken.exit_code == 1
+    assert "First broken record: teststad/main sequence 2" in broken.output
+    get_settings.cache_clear()
+
+
+def test_production_refuses_the_demo_pseudonym_key() -> None:
+    url = "postgresql://x@y/z"
+    with pytest.raises(ValidationError, match="GLAZENSTAD_PSEUDONYM_KEYS"):
+        Settings(mode="production", database_url=url)
+    with pytest.raises(ValidationError, match="demo key is public"):
+        Settings(mode="production", database_url=url, pseudonym_keys=DEMO_KEYS)  # type: ignore[arg-type]
+    production = Settings(mode="production", database_url=url, pseudonym_keys=KEY_2026)  # type: ignore[arg-type]
+    assert not production.pseudonymizer().is_demo()
+    assert Settings().pseudonymizer().is_demo()
