@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 
 from glazenstad.db.base import metadata
 from glazenstad.logbook import tables as _logbook_tables  # noqa: F401  (registers the tables)
@@ -81,3 +81,15 @@ def pseudonymizer() -> Pseudonymizer:
 @pytest.fixture
 def store(log_engine: Engine, pseudonymizer: Pseudonymizer) -> LogStore:
     return LogStore(log_engine, RegisterStore(log_engine), pseudonymizer)
+
+
+def lift_append_only_guard(conn: Connection) -> None:
+    """What only the table's owner can do: drop the database's refusal of UPDATE and DELETE.
+
+    Tamper tests use it to play an attacker with owner rights; the application never does.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE log_record DISABLE TRIGGER log_record_append_only"))
+    else:
+        conn.execute(text("DROP TRIGGER IF EXISTS log_record_no_update"))
+        conn.execute(text("DROP TRIGGER IF EXISTS log_record_no_delete"))

@@ -18,7 +18,13 @@ from glazenstad.register.loader import load_register
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web.app import create_app
 from tests.conftest import TEST_REGISTER
-from tests.logbook.conftest import BSN, KEY_2026, UNKNOWN_ACTIVITY, make_record
+from tests.logbook.conftest import (
+    BSN,
+    KEY_2026,
+    UNKNOWN_ACTIVITY,
+    lift_append_only_guard,
+    make_record,
+)
 
 
 @pytest.fixture
@@ -81,6 +87,7 @@ def test_verify_command(
     assert "teststad/main: 3 record(s), intact" in ok.output
     engine = make_engine(database_url)
     with engine.begin() as conn:
+        lift_append_only_guard(conn)
         conn.execute(text("update log_record set name = 'vervalst' where sequence = 2"))
     engine.dispose()
     broken = runner.invoke(cli, ["logbook", "verify"])

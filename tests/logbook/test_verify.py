@@ -11,7 +11,7 @@ from glazenstad.logbook.chain import record_hash
 from glazenstad.logbook.store import LogStore
 from glazenstad.logbook.tables import log_chain_head, log_record
 from glazenstad.logbook.verify import ChainBreak, verify
-from tests.logbook.conftest import ORG, make_record
+from tests.logbook.conftest import ORG, lift_append_only_guard, make_record
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def broken(engine: Engine) -> ChainBreak:
 
 
 def execute(engine: Engine, *statements: Any) -> None:
+    """Tamper as someone who owns the table: lift the append-only guard first."""
     with engine.begin() as conn:
+        lift_append_only_guard(conn)
         for statement in statements:
             conn.execute(statement)
 
