@@ -105,3 +105,40 @@ def test_production_refuses_the_demo_pseudonym_key() -> None:
     production = Settings(mode="production", database_url=url, pseudonym_keys=KEY_2026)  # type: ignore[arg-type]
     assert not production.pseudonymizer().is_demo()
     assert Settings().pseudonymizer().is_demo()
+
+
+def test_read_extension_and_reads_are_logged(client: TestClient) -> None:
+    records = [make_record() for _ in range(3)]
+    client.post("/api/v1/logboek/records", json={"organisationId": "teststad", "records": records})
+    empty = client.post("/api/v1/logboek/processing-activities?organisationId=teststad", json={})
+    assert empty.status_code == 400
+    assert empty.headers["content-type"] == "application/problem+json"
+    found = client.post(
+        "/api/v1/logboek/processing-activities?organisationId=teststad&pageSize=2",
+        json={"dpl.core.data_subject_id": BSN},
+    )
+    assert found.status_code == 200
+    body = found.json()
+    assert body["metadata"]["logbookId"] == "teststad"
+    assert len(body["processingActivities"]) == 2
+    assert {r["spanId"] for r in body["processingActivities"]} <= {r["span_id"] for r in records}
+    assert BSN not in found.text
+    by_trace = client.post(
+        "/api/v1/logboek/processing-activities?organisationId=teststad",
+        json={"traceId": records[0]["trace_id"]},
+    ).json()
+    assert by_trace["processingActivities"]
+    # Each read was itself logged, under the access-request activity, about the same person.
+    reads = client.post(
+        "/api/v1/logboek/processing-activities?organisationId=teststad",
+        json={
+            "dpl.core.processing_activity_id": "https://register.teststad.example/processing-activities/inzageverzoeken"
+        },
+    ).json()["processingActivities"]
+    assert len(reads) >= 2
+    assert all(r["name"] == "Inzageverzoek logboek" for r in reads)
+    unknown = client.post(
+        "/api/v1/logboek/processing-activities?organisationId=elders",
+        json={"traceId": records[0]["trace_id"]},
+    )
+    assert unknown.status_code == 404

@@ -36,9 +36,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, select
 
 from glazenstad.logbook.pseudonym import Pseudonymizer
@@ -88,10 +89,14 @@ def normalise_trace_id(value: str) -> str:
             "traceId: must be 32 hex characters (W3C trace id) or a UUID "
             "(8-4-4-4-12 hex characters with hyphens)"
         )
-    value = value.lower()
-    if value == "0" * 32:
-        raise ValueError("traceId: must not be all zeros (an invalid id in W3C Trace Context)")
-    return value
+    # All zeros is an invalid W3C id; no stored record has it, so it simply matches nothing.
+    return value.lower()
+
+
+_TRACE_ID_PATTERN = (
+    r"^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+    r"-[0-9a-fA-F]{12})$"
+)
 
 
 class ReadFilter(BaseModel):
@@ -100,27 +105,47 @@ class ReadFilter(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        str_strip_whitespace=True,
         validate_by_name=True,
         validate_by_alias=True,
         serialize_by_alias=True,
+        # The cross-field rules, stated in the published schema too, so clients (and contract
+        # tests) know them without reading our code.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["traceId"]},
+                {"required": [ATTR_ACTIVITY]},
+                {"required": [ATTR_SUBJECT_ID]},
+            ],
+        },
     )
 
-    trace_id: str | None = Field(default=None, alias="traceId")
-    processing_activity_id: str | None = Field(
-        default=None, alias=ATTR_ACTIVITY, min_length=1, max_length=600
+    # The three filters are optional but never null on the wire: the schema says a given filter
+    # has a value, so "at least one of them" means at least one real filter.
+    trace_id: Annotated[str, Field(pattern=_TRACE_ID_PATTERN)] | SkipJsonSchema[None] = Field(
+        default=None, alias="traceId"
     )
-    data_subject_id: str | None = Field(
-        default=None, alias=ATTR_SUBJECT_ID, min_length=1, max_length=200
+    processing_activity_id: (
+        Annotated[str, Field(min_length=1, max_length=600)] | SkipJsonSchema[None]
+    ) = Field(default=None, alias=ATTR_ACTIVITY)
+    data_subject_id: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = (
+        Field(default=None, alias=ATTR_SUBJECT_ID)
     )
     data_subject_id_type: str = Field(
         default=DEFAULT_SUBJECT_TYPE, alias=ATTR_SUBJECT_TYPE, min_length=1, max_length=200
     )
     processor: str | None = Field(default=None, alias=ATTR_PROCESSOR, min_length=1, max_length=600)
-    start_time: int | None = Field(
-        default=None, alias="startTime", ge=0, le=MAX_TIME_MS, strict=True
-    )
-    end_time: int | None = Field(default=None, alias="endTime", ge=0, le=MAX_TIME_MS, strict=True)
+    start_time: int | None = Field(default=None, alias="startTime", ge=0, le=MAX_TIME_MS)
+    end_time: int | None = Field(default=None, alias="endTime", ge=0, le=MAX_TIME_MS)
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _whole_milliseconds(cls, value: Any) -> Any:
+        """Numbers only (JSON's 328.0 is the integer 328); no booleans, no strings."""
+        if isinstance(value, bool | str):
+            raise ValueError("must be a whole number of milliseconds since the epoch")
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError("must be a whole number of milliseconds since the epoch")
+        return value
 
     @field_validator("trace_id")
     @classmethod
@@ -135,14 +160,9 @@ class ReadFilter(BaseModel):
             and (self.data_subject_id is None)
         ):
             raise ValueError(FILTER_RULE)
-        if "data_subject_id_type" in self.model_fields_set and self.data_subject_id is None:
-            raise ValueError(f"{ATTR_SUBJECT_TYPE}: given without {ATTR_SUBJECT_ID}")
-        if (
-            self.start_time is not None
-            and self.end_time is not None
-            and self.end_time < self.start_time
-        ):
-            raise ValueError(f"endTime: {self.end_time} is before startTime {self.start_time}")
+        # A subject id type without a subject id filters nothing and is ignored.
+        # endTime before startTime is no error: no action lies in such a range, so it matches
+        # nothing (an empty answer is the truth).
         return self
 
     def __repr__(self) -> str:  # keep a plain subject id out of logs and tracebacks

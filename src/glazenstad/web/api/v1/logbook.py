@@ -1,17 +1,22 @@
-"""Logbook API: log records in (JSON batches), acknowledged only once committed.
+"""Logbook API: log records in (JSON batches, acknowledged once committed) and the read extension.
 
 A record that fails validation is refused on its own, with its index and reason; the rest of
 the batch is stored. A record for an activity that is not in the register is stored and
 flagged, because refusing a log record would lose evidence.
 """
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from glazenstad.logbook.read import ReadError, ReadFilter, access_request_record, read_processing
+from glazenstad.register.model import KIND_ACTIVITY, entry_uri
 from glazenstad.web.api.v1.common import SLUG, ApiModel, problem_responses
+from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Logboek"])
@@ -62,3 +67,59 @@ async def ingest_records(batch: RecordBatch, state: AppState = Depends(get_state
         first_sequence=result.first_sequence,
         last_sequence=result.last_sequence,
     )
+
+
+ACCESS_ACTIVITY = "inzageverzoeken"
+
+
+@router.post(
+    "/logboek/processing-activities",
+    operation_id="readLogbook",
+    summary="Read the logbook (LDV read extension): by trace, processing activity or data subject",
+    responses={
+        200: {
+            "description": "The read extension's answer: metadata, processingActivities "
+            "(each with traceId, spanId, status, name, startTime, endTime, parentSpanId, "
+            "resource, attributes) and pagination.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **problem_responses(400, 404, 500),
+    },
+)
+async def read_logbook(
+    filter: ReadFilter,
+    organisation_id: Annotated[
+        str, Query(alias="organisationId", pattern=SLUG, examples=["voorbeeldstad"])
+    ],
+    # At most 100 pages of 100: the window stays within the read's cap of 10,000 records.
+    page: Annotated[int, Query(ge=1, le=100)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 100,
+    state: AppState = Depends(get_state),
+) -> JSONResponse:
+    """Every read is itself a processing: it is logged under the access-request activity."""
+    register = state.register.snapshot().organisation(organisation_id)
+    if register is None:
+        raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+    started = int(time.time() * 1000)
+    try:
+        result = await run_in_threadpool(
+            read_processing,
+            state.engine,
+            state.register,
+            state.logbook.pseudonymizer,
+            organisation_id,
+            filter,
+            resident=False,
+            page=page,
+            page_size=page_size,
+        )
+    except ReadError as exc:
+        raise ProblemError(400, str(exc)) from exc
+    access = access_request_record(
+        entry_uri(register.org.register_uri, KIND_ACTIVITY, ACCESS_ACTIVITY),
+        subject_id=filter.data_subject_id,
+        subject_id_type=filter.data_subject_id_type,
+        start_time_ms=started,
+    )
+    await run_in_threadpool(state.logbook.ingest, organisation_id, [access])
+    return JSONResponse(result.to_response())
