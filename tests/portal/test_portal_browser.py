@@ -74,6 +74,34 @@ class LiveServer:
     register: Path
     organisations: list[str]
     pages: list[tuple[str, str]]
+    # The organisation whose logbook holds RESIDENT_BSN's records (for "Mijn verwerkingen").
+    resident_org: str
+
+
+RESIDENT_BSN = "999993653"
+
+
+def _resident_records(register_uri: str, activity_ids: list[str]) -> list[dict[str, Any]]:
+    """Log records (LDV core format) of the resident, one per activity, starting now."""
+    now = int(time.time() * 1000)
+    return [
+        {
+            "trace_id": f"{n + 1:032x}",
+            "span_id": f"{n + 1:016x}",
+            "name": "Verwerking voor de browsertest",
+            "start_time": now + n,
+            "end_time": now + n + 5,
+            "status": "Ok",
+            "attributes": {
+                "dpl.core.processing_activity_id": (
+                    f"{register_uri}/processing-activities/{activity_id}"
+                ),
+                "dpl.core.data_subject_id": RESIDENT_BSN,
+                "dpl.core.data_subject_id_type": "BSN",
+            },
+        }
+        for n, activity_id in enumerate(activity_ids)
+    ]
 
 
 def _free_port() -> int:
@@ -101,7 +129,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         activate_policies(database_url, demo_policies())
 
     snapshot = app.state.glazenstad.register.snapshot()
-    pages = [("home", "/"), ("toegankelijkheid", "/toegankelijkheid")]
+    pages = [
+        ("home", "/"),
+        ("toegankelijkheid", "/toegankelijkheid"),
+        ("inloggen", "/inloggen"),
+        ("mijn-verwerkingen (niet ingelogd)", "/mijn-verwerkingen"),
+    ]
     for org_id, reg in snapshot.organisations.items():
         base = f"/organisaties/{org_id}"
         pages += [
@@ -120,6 +153,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         ]
         pages += [(f"{org_id}/sensor/{s.id}", f"{base}/sensoren/{s.id}") for s in reg.sensors()]
     pages.append(("404", "/organisaties/bestaat-niet"))
+    resident_org = "voorbeeldstad" if "voorbeeldstad" in snapshot.organisations else ""
+    resident_org = resident_org or next(iter(snapshot.organisations))
+    resident_reg = snapshot.organisations[resident_org]
+    time.sleep(0.002)  # records made "now" start after the register versions were recorded
+    app.state.glazenstad.logbook.ingest(
+        resident_org,
+        _resident_records(resident_reg.org.register_uri, [a.id for a in resident_reg.activities()]),
+    )
 
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -132,7 +173,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             pytest.fail("the portal server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(url, register, list(snapshot.organisations), pages)
+        yield LiveServer(url, register, list(snapshot.organisations), pages, resident_org)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -216,13 +257,17 @@ def _axe(page: Any) -> list[dict[str, Any]]:
 
 def _check_page(visitor: Visitor, base_url: str, path: str) -> list[str]:
     """Everything that is wrong with one page, as readable lines (empty: all good)."""
-    page = visitor.page
-    problems: list[str] = []
-    response = page.goto(base_url + path, wait_until="load")
+    response = visitor.page.goto(base_url + path, wait_until="load")
     expected_status = 404 if path == "/organisaties/bestaat-niet" else 200
     if response is None or response.status != expected_status:
         return [f"status {response.status if response else None}, expected {expected_status}"]
+    return _check_loaded(visitor)
 
+
+def _check_loaded(visitor: Visitor) -> list[str]:
+    """Everything that is wrong with the page the tab shows now."""
+    page = visitor.page
+    problems: list[str] = []
     if page.evaluate("document.documentElement.lang") != "nl":
         problems.append("<html> has no lang=nl")
     # The vendored NL Design System CSS applies: a rule of the Utrecht library (the skip link is
@@ -272,6 +317,38 @@ def test_every_page_passes_axe_and_the_basics(visitor: Visitor, live_server: Liv
         f"checked {len(live_server.pages)} pages, {activities} activities, {live_server.register}"
     )
     assert not visitor.failed_css, visitor.failed_css
+    assert not report, "\n".join(report)
+
+
+def test_resident_login_and_overview_pass_axe(visitor: Visitor, live_server: LiveServer) -> None:
+    """The login form with an error, the filled "Mijn verwerkingen" page, and logging out."""
+    page = visitor.page
+    report: list[str] = []
+    page.goto(live_server.url + "/inloggen", wait_until="load")
+    page.get_by_label("Burgerservicenummer (BSN)").fill("123456789")
+    with page.expect_navigation(wait_until="load") as navigation:
+        page.get_by_role("button", name="Inloggen").click()
+    assert navigation.value.status == 400
+    assert page.locator(".gs-error-summary").count() == 1
+    report += [f"inloggen (fout): {p}" for p in _check_loaded(visitor)]
+
+    page.get_by_label("Organisatie").select_option(live_server.resident_org)
+    page.get_by_label("Burgerservicenummer (BSN)").fill(RESIDENT_BSN)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Inloggen").click()
+    assert urlsplit(page.url).path == "/mijn-verwerkingen"
+    assert page.locator(".gs-mine .gs-result").count() > 0
+    assert page.locator(".gs-mine a[href^='http']").count() > 0  # links to the law
+    assert RESIDENT_BSN not in page.content()
+    report += [f"mijn-verwerkingen (ingelogd): {p}" for p in _check_loaded(visitor)]
+    if os.environ.get("PORTAL_SCREENSHOTS"):
+        target = Path(os.environ["PORTAL_SCREENSHOTS"]) / "portal-mijn-verwerkingen.png"
+        page.screenshot(path=str(target), full_page=True)
+
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Uitloggen").click()
+    assert page.locator(".gs-mine").count() == 0
+    assert page.get_by_role("link", name="Inloggen om uw verwerkingen te zien").count() == 1
     assert not report, "\n".join(report)
 
 

@@ -43,6 +43,11 @@ router = APIRouter(include_in_schema=False)
 STATIC_CACHE_CONTROL = "public, max-age=3600"
 
 ERROR_TEXT = {
+    403: (
+        "Formulier verlopen",
+        "We konden niet controleren dat dit formulier van deze website kwam. Misschien was het "
+        "formulier te lang open. Ga terug, laad de pagina opnieuw en probeer het nog een keer.",
+    ),
     404: (
         "Pagina niet gevonden",
         "Deze pagina bestaat niet (meer). Misschien is het adres niet goed, of is de verwerking, "
@@ -57,6 +62,10 @@ def _state(request: Request) -> AppState:
     return state
 
 
+def app_state(request: Request) -> AppState:
+    return _state(request)
+
+
 def _snapshot(request: Request) -> RegisterSnapshot:
     """The register as of this request: one snapshot per request, so a page and its menu never
     come from two different loads."""
@@ -65,6 +74,9 @@ def _snapshot(request: Request) -> RegisterSnapshot:
         snapshot = _state(request).register.snapshot()
         request.state.register_snapshot = snapshot
     return snapshot
+
+
+snapshot_of = _snapshot
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -309,5 +321,10 @@ def mount(app: FastAPI) -> None:
             vendor_dir(),
             ", ".join(missing),
         )
+    from glazenstad.web.portal import devlogin, resident
+
+    app.state.portal_sessions = devlogin.SessionStore()
     app.include_router(router)
+    app.include_router(devlogin.router)
+    app.include_router(resident.router)
     app.mount("/static", CachedStaticFiles(directory=str(WEB_DIR / "static")), name="static")

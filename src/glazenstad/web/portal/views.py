@@ -173,6 +173,7 @@ def navigation(
             NavItem("Sensoren", sensors_url(org_id), current == "sensors"),
             NavItem("Spelregels", spelregels_url(org_id), current == "rules"),
         ]
+    items.append(NavItem("Mijn verwerkingen", "/mijn-verwerkingen", current == "mine"))
     items.append(NavItem("Toegankelijkheid", "/toegankelijkheid", current == "accessibility"))
     return items
 
