@@ -19,6 +19,7 @@ from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
 
 if TYPE_CHECKING:
+    from glazenstad.logbook.retention import RetentionReport
     from glazenstad.register.store import RegisterSnapshot
     from glazenstad.rules.loader import PolicyTree
 
@@ -211,6 +212,14 @@ def register_export(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (use the number of CPU cores for "
+            "heavy log ingest).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the portal and the API."""
     import uvicorn
@@ -222,9 +231,23 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    application = create_app(settings)
+    if workers == 1:
+        application = create_app(settings)
+        _print_urls(settings.effective_public_url)
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+        return
+    # Each worker process builds its own application from the environment's settings; the
+    # database is migrated once here first, so the workers do not race to migrate it.
+    _engine().dispose()
     _print_urls(settings.effective_public_url)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        "glazenstad.web.app:create_worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+    )
 
 
 @app.command()
@@ -440,14 +463,114 @@ def logbook_verify(
     result = verify(_engine(), organisation)
     for chain in result.chains:
         state = "intact" if chain.ok else "BROKEN"
+        pruned = f", {chain.pruned} deleted by retention with receipts" if chain.pruned else ""
         console.print(
-            f"{chain.organisation_id}/{chain.chain_partition}: {chain.records} record(s), {state}"
+            f"{chain.organisation_id}/{chain.chain_partition}: {chain.records} record(s)"
+            f"{pruned}, {state}"
         )
     if not result.ok:
         for broken in result.breaks:
             errors.print(f"First broken record: {broken}", markup=False, highlight=False)
         raise typer.Exit(1)
     console.print(f"All {len(result.chains)} chain(s) verify: {result.records} record(s).")
+
+
+@logbook_app.command("retention")
+def logbook_retention(
+    organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be deleted; delete nothing.")
+    ] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            help="Take this ISO 8601 moment as now (what-if, testing). A moment after the clock "
+            "needs --dry-run in production mode."
+        ),
+    ] = None,
+    every: Annotated[
+        float | None, typer.Option(help="Run again every this many seconds (until stopped).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Records deleted per transaction.")] = 10_000,
+) -> None:
+    """Delete log records whose retention has passed, with deletion receipts; report lateness."""
+    import time
+    from datetime import UTC, datetime
+
+    from glazenstad.db.base import utcnow
+    from glazenstad.logbook.retention import apply_retention
+
+    moment: datetime | None = None
+    if now is not None:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            errors.print(f"--now: '{now}' is not an ISO 8601 moment such as 2027-01-31T12:00Z")
+            raise typer.Exit(2) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if moment > utcnow() and not dry_run and get_settings().mode == "production":
+            errors.print("--now: a moment in the future deletes early; use it with --dry-run.")
+            raise typer.Exit(2)
+    if batch_size < 1:
+        errors.print("--batch-size: must be at least 1")
+        raise typer.Exit(2)
+    engine = _engine()
+    while True:
+        report = apply_retention(
+            engine,
+            organisation_id=organisation,
+            now=moment,
+            dry_run=dry_run,
+            batch_size=batch_size,
+        )
+        _print_retention(report)
+        if every is None:
+            return
+        time.sleep(every)
+
+
+def _print_retention(report: RetentionReport) -> None:
+    from glazenstad.logbook.retention import DELETED, DUE, KEPT_REASONS
+
+    verb = "would delete" if report.dry_run else "deleted"
+    console.print(
+        f"Retention at {report.now.isoformat(timespec='seconds')}"
+        f"{' (dry run, nothing deleted)' if report.dry_run else ''}: "
+        f"{report.examined} record(s) examined, {report.due} {verb}, "
+        f"{sum(report.kept.values())} kept, {len(report.receipts)} receipt(s).",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report.per_activity:
+        table = Table("Verwerkingsactiviteit", verb, *KEPT_REASONS)
+        for uri, counts in sorted(report.per_activity.items()):
+            table.add_row(
+                uri, str(counts[DELETED] + counts[DUE]), *(str(counts[r]) for r in KEPT_REASONS)
+            )
+        console.print(table)
+    for reason, count in sorted(report.kept.items()):
+        console.print(f"Kept ({reason}): {count}", highlight=False, soft_wrap=True)
+    if report.unknown_outcome:
+        console.print(
+            f"{report.unknown_outcome} record(s) named a retention outcome their activity does "
+            "not have; the longest rule applied.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for receipt in report.receipts:
+        spans = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in receipt.ranges)
+        number = f"receipt {receipt.receipt_number}" if receipt.receipt_number else "receipt"
+        console.print(
+            f"{receipt.organisation_id}/{receipt.chain_partition} {number}: "
+            f"{receipt.deleted} record(s), sequences {spans}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if report.lateness is not None:
+        console.print(f"Lateness after expiry: {report.lateness}", highlight=False, soft_wrap=True)
+    else:
+        console.print("Lateness after expiry: nothing was due.", highlight=False)
 
 
 def _print_urls(base: str) -> None:

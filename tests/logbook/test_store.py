@@ -112,11 +112,11 @@ def test_activity_of_another_organisation_is_not_known(store: LogStore) -> None:
 def test_resolver_agrees_with_register_store(log_engine: Engine) -> None:
     register = RegisterStore(log_engine)
     now = int(time.time() * 1000)
-    moments = [ms_to_datetime(m) for m in (0, now - 3_600_000, now)]
+    moments = (0, now - 3_600_000, now)
     items = [(uri, m) for uri in (ACTIVITY, UNKNOWN_ACTIVITY) for m in moments]
     resolved = ActivityResolver(register).resolve(ORG, items)
     for (uri, moment), answer in zip(items, resolved, strict=True):
-        entry = register.by_uri_as_of(uri, moment)
+        entry = register.by_uri_as_of(uri, ms_to_datetime(moment))
         assert answer.known == (entry is not None and not entry.removed)
         assert answer.version == (entry.version if entry is not None else None)
     assert ms_to_datetime(1_700_000_000_123) - ms_to_datetime(1_700_000_000_000) == timedelta(

@@ -2,10 +2,13 @@
 
 `LogStore.ingest` takes a batch of records for one organisation and returns only after the
 transaction that stores them has committed, so whatever it reports as accepted is durable.
-Records are written with one executemany insert (no ORM object per record). Each record joins
-the hash chain of (organisation, partition): the writer locks the chain head
-(`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite, which has one writer at a
-time), so concurrent batches for the same chain queue behind each other instead of forking it.
+Records are written in bulk, `COPY` on PostgreSQL and one executemany on SQLite (no ORM object
+per record). Each record joins the hash chain of (organisation, partition): the writer locks the
+chain head (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite, which has one
+writer at a time), so concurrent batches for the same chain queue behind each other instead of
+forking it. Everything that does not depend on the chain (validation, pseudonyms, register
+lookups, serialization, content digests) is done before the lock is taken, so the lock is held
+for the duplicate probe, one small hash per record, the bulk write and the commit.
 
 Re-sending a record with the same (trace_id, span_id) for the same organisation is idempotent:
 it is counted as a duplicate and not stored or chained again. A record with the ids of a stored
@@ -15,17 +18,20 @@ one but different content is rejected: stored records cannot be changed (the fir
 from __future__ import annotations
 
 import bisect
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from glazenstad.db.base import utcnow
-from glazenstad.logbook.chain import record_hash
+from glazenstad.logbook.chain import content_digest, json_text, link, timestamp_text
 from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.record import LogRecord, RecordError, Rejected, parse_record
 from glazenstad.logbook.tables import (
@@ -40,6 +46,35 @@ from glazenstad.register.tables import register_entry_version
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOOKUP_CHUNK = 1000
+
+# The columns the writer fills, in the order of its rows.
+COLUMNS = (
+    "organisation_id",
+    "chain_partition",
+    "sequence",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "start_time_ms",
+    "end_time_ms",
+    "status",
+    "processing_activity_id",
+    "activity_known",
+    "activity_version",
+    "data_subject_pseudonym",
+    "data_subject_id_type",
+    "processor",
+    "resource",
+    "attributes",
+    "received_at",
+    "prev_hash",
+    "record_hash",
+)
+_COPY = f"COPY log_record ({', '.join(COLUMNS)}) FROM STDIN"
+_INSERT = (
+    f"INSERT INTO log_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
 
 # The fields a re-sent record must repeat unchanged to count as a duplicate (besides its ids and
 # the data subject, compared through the pseudonym).
@@ -68,6 +103,31 @@ def ms_to_datetime(ms: int) -> datetime:
     return _EPOCH + timedelta(milliseconds=ms)
 
 
+def sqlite_timestamp(moment: datetime) -> str:
+    """The text SQLAlchemy's UTCDateTime stores on SQLite, for rows written past SQLAlchemy."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _resource_json(resource: dict[str, Any] | None, seen: dict[Any, str]) -> str:
+    """Canonical JSON of a record's resource, once per distinct resource in a batch.
+
+    The records of a batch nearly always come from one or a few services with the same
+    resource attributes; a tuple of the attribute items is a cheaper key than serializing.
+    Only all-string attributes are keyed so: `1`, `1.0` and `True` are equal as keys but not
+    as JSON, and lists cannot be keys.
+    """
+    if resource is None:
+        return "null"
+    attributes = resource["attributes"]
+    if not all(type(value) is str for value in attributes.values()):
+        return json_text(resource)
+    key = tuple(attributes.items())
+    text = seen.get(key)
+    if text is None:
+        text = seen[key] = json_text(resource)
+    return text
+
+
 @dataclass
 class IngestResult:
     """What happened to each record of a batch; `accepted` records are committed."""
@@ -89,22 +149,32 @@ class ResolvedActivity:
     version: int | None
 
 
+UNRESOLVED = ResolvedActivity(False, None)
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a float timestamp would round)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 class ActivityResolver:
     """Resolves processing activity URIs at moments in time, one query per batch.
 
     Same answer as `RegisterStore.by_uri_as_of` (newest version recorded at or before the
     moment), but for a whole batch: all versions of the batch's URIs are read once and each
-    record's moment is looked up by bisection.
+    record's moment (milliseconds since the epoch, as records carry it) is looked up by
+    bisection over the versions' times in microseconds.
     """
 
     def __init__(self, register_store: RegisterStore) -> None:
         self.register_store = register_store
 
     def resolve(
-        self, organisation_id: str, items: Sequence[tuple[str, datetime]]
+        self, organisation_id: str, items: Sequence[tuple[str, int]]
     ) -> list[ResolvedActivity]:
         uris = sorted({uri for uri, _ in items})
-        versions: dict[str, list[Any]] = defaultdict(list)
+        versions: dict[str, list[ResolvedActivity]] = defaultdict(list)
+        times: dict[str, list[int]] = defaultdict(list)
         v = register_entry_version
         with self.register_store.engine.connect() as conn:
             for start in range(0, len(uris), _LOOKUP_CHUNK):
@@ -122,26 +192,41 @@ class ActivityResolver:
                     .order_by(v.c.uri, v.c.recorded_at, v.c.version)
                 )
                 for row in conn.execute(query):
-                    versions[row.uri].append(row)
-        times = {uri: [r.recorded_at for r in rows] for uri, rows in versions.items()}
+                    known = (
+                        row.kind == KIND_ACTIVITY
+                        and not row.removed
+                        and row.organisation_id == organisation_id
+                    )
+                    versions[row.uri].append(
+                        ResolvedActivity(True, row.version) if known else UNRESOLVED
+                    )
+                    times[row.uri].append(_micros(row.recorded_at))
         result: list[ResolvedActivity] = []
-        for uri, moment in items:
-            rows = versions.get(uri)
-            if not rows:
-                result.append(ResolvedActivity(False, None))
-                continue
-            position = bisect.bisect_right(times[uri], moment)
-            if position == 0:
-                result.append(ResolvedActivity(False, None))
-                continue
-            row = rows[position - 1]
-            known = (
-                row.kind == KIND_ACTIVITY
-                and not row.removed
-                and row.organisation_id == organisation_id
-            )
-            result.append(ResolvedActivity(known, row.version if known else None))
+        for uri, moment_ms in items:
+            position = bisect.bisect_right(times[uri], moment_ms * 1000) if uri in times else 0
+            result.append(versions[uri][position - 1] if position else UNRESOLVED)
         return result
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch's new records, with everything computed that does not need the chain's lock.
+
+    `rows` are the table rows in `COLUMNS` order, with the three chain columns (sequence,
+    prev_hash, record_hash) left to fill in under the lock; `digests` their content digests.
+    """
+
+    indexes: list[int] = field(default_factory=list)
+    records: list[LogRecord] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    digests: list[bytes] = field(default_factory=list)
+
+
+_SEQUENCE = COLUMNS.index("sequence")
+_KNOWN = COLUMNS.index("activity_known")
+_PSEUDONYM = COLUMNS.index("data_subject_pseudonym")
+_PREV_HASH = COLUMNS.index("prev_hash")
+_RECORD_HASH = COLUMNS.index("record_hash")
 
 
 class LogStore:
@@ -181,92 +266,175 @@ class LogStore:
                 continue
             seen[record.key] = record
             candidates.append((index, record))
-        if not candidates:
-            result.duplicates = len(result.duplicate_indexes)
-            return result
-
-        received = received_at or utcnow()
-        resolved = self.resolver.resolve(
-            organisation_id,
-            [(r.processing_activity_id, ms_to_datetime(r.start_time)) for _, r in candidates],
-        )
-        rows = [
-            self._row(organisation_id, record, activity, received)
-            for (_, record), activity in zip(candidates, resolved, strict=True)
-        ]
-        with self.engine.connect() as conn:
-            self._begin_write(conn)
-            last_sequence, last_hash = self._lock_head(conn, organisation_id)
-            existing = self._existing(conn, organisation_id, [r.key for _, r in candidates])
-            to_insert: list[dict[str, Any]] = []
-            sequence, prev_hash = last_sequence, last_hash
-            for (index, record), row in zip(candidates, rows, strict=True):
-                stored = existing.get(record.key)
-                if stored is not None:
-                    if self._same(organisation_id, record, row, stored):
-                        result.duplicate_indexes.append(index)
-                    else:
-                        result.rejected.append(Rejected(index, CONFLICT_STORED))
-                    continue
-                sequence += 1
-                row["sequence"] = sequence
-                row["prev_hash"] = prev_hash
-                row["record_hash"] = prev_hash = record_hash(row)
-                to_insert.append(row)
-                result.accepted_indexes.append(index)
-                if not row["activity_known"]:
-                    result.unknown_activity += 1
-            if to_insert:
-                conn.execute(log_record.insert(), to_insert)
-                conn.execute(
-                    update(log_chain_head)
-                    .where(
-                        log_chain_head.c.organisation_id == organisation_id,
-                        log_chain_head.c.chain_partition == self.partition,
-                    )
-                    .values(last_sequence=sequence, last_hash=prev_hash, updated_at=received)
-                )
-                result.first_sequence = last_sequence + 1
-                result.last_sequence = sequence
-            conn.commit()
+        if candidates:
+            received = received_at or utcnow()
+            batch = self._prepare(organisation_id, candidates, received)
+            with self.engine.connect() as conn:
+                # On PostgreSQL the batch is written without looking for stored duplicates
+                # first: they are rare (a client re-sending after a lost answer), and the
+                # unique index refuses them anyway. When it does, the batch is written again,
+                # looking first. SQLite's lookup is cheap enough to always do.
+                careful = conn.dialect.name != "postgresql"
+                try:
+                    self._store(conn, organisation_id, batch, received, careful, result)
+                except (IntegrityError, psycopg.errors.UniqueViolation):
+                    if careful:
+                        raise
+                    conn.rollback()
+                    self._store(conn, organisation_id, batch, received, True, result)
         result.accepted = len(result.accepted_indexes)
         result.rejected.sort(key=lambda r: r.index)
         result.duplicate_indexes.sort()
         result.duplicates = len(result.duplicate_indexes)
         return result
 
-    def _row(
+    def _store(
+        self,
+        conn: Connection,
+        organisation_id: str,
+        batch: _Batch,
+        received: datetime,
+        careful: bool,
+        result: IngestResult,
+    ) -> None:
+        """Chain and write the batch in one transaction; fills `result` only once committed."""
+        self._begin_write(conn)
+        last_sequence, last_hash = self._lock_head(conn, organisation_id)
+        existing = self._existing(conn, organisation_id, batch.records) if careful else {}
+        accepted: list[int] = []
+        duplicates: list[int] = []
+        rejected: list[Rejected] = []
+        rows: list[list[Any]] = []
+        unknown = 0
+        sequence, prev_hash = last_sequence, last_hash
+        for index, record, row, digest in zip(
+            batch.indexes, batch.records, batch.rows, batch.digests, strict=True
+        ):
+            if existing and record.key in existing:
+                if self._same(organisation_id, record, row[_PSEUDONYM], existing[record.key]):
+                    duplicates.append(index)
+                else:
+                    rejected.append(Rejected(index, CONFLICT_STORED))
+                continue
+            sequence += 1
+            row[_SEQUENCE] = sequence
+            row[_PREV_HASH] = prev_hash
+            row[_RECORD_HASH] = prev_hash = link(digest, sequence, prev_hash)
+            rows.append(row)
+            accepted.append(index)
+            if not row[_KNOWN]:
+                unknown += 1
+        if rows:
+            self._write(conn, rows)
+            conn.execute(
+                update(log_chain_head)
+                .where(
+                    log_chain_head.c.organisation_id == organisation_id,
+                    log_chain_head.c.chain_partition == self.partition,
+                )
+                .values(last_sequence=sequence, last_hash=prev_hash, updated_at=received)
+            )
+        conn.commit()
+        if rows:
+            result.first_sequence = last_sequence + 1
+            result.last_sequence = sequence
+        result.accepted_indexes.extend(accepted)
+        result.duplicate_indexes.extend(duplicates)
+        result.rejected.extend(rejected)
+        result.unknown_activity += unknown
+
+    def _prepare(
         self,
         organisation_id: str,
-        record: LogRecord,
-        activity: ResolvedActivity,
+        candidates: list[tuple[int, LogRecord]],
         received: datetime,
-    ) -> dict[str, Any]:
-        pseudonym = None
-        if record.data_subject_id is not None and record.data_subject_id_type is not None:
-            pseudonym = self.pseudonymizer.pseudonym(
-                organisation_id, record.data_subject_id_type, record.data_subject_id
+    ) -> _Batch:
+        """Pseudonyms, register lookups, serialization and content digests: all before locking."""
+        resolved = self.resolver.resolve(
+            organisation_id, [(r.processing_activity_id, r.start_time) for _, r in candidates]
+        )
+        received_text = timestamp_text(received)
+        sqlite_db = self.engine.dialect.name == "sqlite"
+        stamp: Any = sqlite_timestamp(received) if sqlite_db else received.astimezone(UTC)
+        partition = self.partition
+        pseudonyms: dict[tuple[str, str], str] = {}
+        resources: dict[Any, str] = {}
+        batch = _Batch()
+        for (index, record), activity in zip(candidates, resolved, strict=True):
+            pseudonym = None
+            if record.data_subject_id is not None and record.data_subject_id_type is not None:
+                subject = (record.data_subject_id_type, record.data_subject_id)
+                pseudonym = pseudonyms.get(subject)
+                if pseudonym is None:
+                    pseudonym = pseudonyms[subject] = self.pseudonymizer.pseudonym(
+                        organisation_id, *subject
+                    )
+            resource_json = _resource_json(record.resource, resources)
+            attributes_json = json_text(record.attributes) if record.attributes else "{}"
+            batch.indexes.append(index)
+            batch.records.append(record)
+            batch.digests.append(
+                content_digest(
+                    activity.known,
+                    activity.version,
+                    attributes_json,
+                    partition,
+                    record.data_subject_id_type,
+                    pseudonym,
+                    record.end_time,
+                    record.name,
+                    organisation_id,
+                    record.parent_span_id,
+                    record.processing_activity_id,
+                    record.processor,
+                    received_text,
+                    resource_json,
+                    record.span_id,
+                    record.start_time,
+                    record.status,
+                    record.trace_id,
+                )
             )
-        return {
-            "organisation_id": organisation_id,
-            "chain_partition": self.partition,
-            "trace_id": record.trace_id,
-            "span_id": record.span_id,
-            "parent_span_id": record.parent_span_id,
-            "name": record.name,
-            "start_time_ms": record.start_time,
-            "end_time_ms": record.end_time,
-            "status": record.status,
-            "processing_activity_id": record.processing_activity_id,
-            "activity_known": activity.known,
-            "activity_version": activity.version,
-            "data_subject_pseudonym": pseudonym,
-            "data_subject_id_type": record.data_subject_id_type,
-            "processor": record.processor,
-            "resource": record.resource,
-            "attributes": record.attributes,
-            "received_at": received,
-        }
+            batch.rows.append(
+                [
+                    organisation_id,
+                    partition,
+                    None,  # sequence, under the lock
+                    record.trace_id,
+                    record.span_id,
+                    record.parent_span_id,
+                    record.name,
+                    record.start_time,
+                    record.end_time,
+                    record.status,
+                    record.processing_activity_id,
+                    int(activity.known) if sqlite_db else activity.known,
+                    activity.version,
+                    pseudonym,
+                    record.data_subject_id_type,
+                    record.processor,
+                    resource_json,
+                    attributes_json,
+                    stamp,
+                    None,  # prev_hash, under the lock
+                    None,  # record_hash, under the lock
+                ]
+            )
+        return batch
+
+    def _write(self, conn: Connection, rows: list[list[Any]]) -> None:
+        """Bulk-insert the rows in the transaction of `conn`: COPY on PostgreSQL."""
+        if conn.dialect.name == "postgresql":
+            driver: Any = conn.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(_INSERT, rows)
+            finally:
+                cursor.close()
 
     def _begin_write(self, conn: Connection) -> None:
         """On SQLite take the write lock now, before reading the chain head."""
@@ -300,19 +468,40 @@ class LogStore:
         return int(row.last_sequence), str(row.last_hash)
 
     def _existing(
-        self, conn: Connection, organisation_id: str, keys: list[tuple[str, str]]
+        self, conn: Connection, organisation_id: str, records: list[LogRecord]
     ) -> dict[tuple[str, str], dict[str, Any]]:
-        """The stored content of those `keys` that are already in the logbook."""
+        """The stored content of those records that are already in the logbook.
+
+        Indexed probes passed as one array parameter (PostgreSQL `= ANY`, SQLite `json_each`)
+        on the idempotency index of each database (see migration 0006). The full rows are read
+        only for the keys found.
+        """
+        if conn.dialect.name == "postgresql":  # on uq_log_record_trace
+            probe = conn.exec_driver_sql(
+                "SELECT trace_id, span_id FROM log_record "
+                "WHERE organisation_id = %(org)s AND trace_id = ANY(%(traces)s)",
+                {"org": organisation_id, "traces": sorted({r.trace_id for r in records})},
+            )
+        else:
+            probe = conn.exec_driver_sql(  # on uq_log_record_span
+                "SELECT trace_id, span_id FROM log_record WHERE organisation_id = ? "
+                "AND span_id IN (SELECT value FROM json_each(?))",
+                (organisation_id, json.dumps(sorted({r.span_id for r in records}))),
+            )
+        wanted = {r.key for r in records}
+        found_keys = [key for key in ((str(a), str(b)) for a, b in probe) if key in wanted]
         found: dict[tuple[str, str], dict[str, Any]] = {}
+        if not found_keys:
+            return found
         t = log_record
         columns = [t.c.trace_id, t.c.span_id, t.c.data_subject_pseudonym]
         columns += [t.c[name] for name in _COMPARED]
-        wanted = set(keys)
-        spans = sorted({span for _, span in keys})
-        for start in range(0, len(spans), _LOOKUP_CHUNK):
+        for start in range(0, len(found_keys), _LOOKUP_CHUNK):
+            chunk = found_keys[start : start + _LOOKUP_CHUNK]
             query = select(*columns).where(
                 t.c.organisation_id == organisation_id,
-                t.c.span_id.in_(spans[start : start + _LOOKUP_CHUNK]),
+                t.c.trace_id.in_(sorted({trace for trace, _ in chunk})),
+                t.c.span_id.in_(sorted({span for _, span in chunk})),
             )
             for r in conn.execute(query):
                 if (r.trace_id, r.span_id) in wanted:
@@ -320,16 +509,24 @@ class LogStore:
         return found
 
     def _same(
-        self,
-        organisation_id: str,
-        record: LogRecord,
-        row: dict[str, Any],
-        stored: dict[str, Any],
+        self, organisation_id: str, record: LogRecord, pseudonym: str | None, stored: dict[str, Any]
     ) -> bool:
         """Is a re-sent record the one already stored? (Its pseudonym may be under an old key.)"""
-        if any(row[name] != stored[name] for name in _COMPARED):
+        sent = {
+            "parent_span_id": record.parent_span_id,
+            "name": record.name,
+            "start_time_ms": record.start_time,
+            "end_time_ms": record.end_time,
+            "status": record.status,
+            "processing_activity_id": record.processing_activity_id,
+            "data_subject_id_type": record.data_subject_id_type,
+            "processor": record.processor,
+            "resource": record.resource,
+            "attributes": record.attributes,
+        }
+        if any(sent[name] != stored[name] for name in _COMPARED):
             return False
-        if row["data_subject_pseudonym"] == stored["data_subject_pseudonym"]:
+        if pseudonym == stored["data_subject_pseudonym"]:
             return True
         if record.data_subject_id is None or record.data_subject_id_type is None:
             return False

@@ -118,3 +118,11 @@ def _portal_or_api(
         return portal.error_page(request, exc.status_code)
 
     return handler
+
+
+def create_worker_app() -> FastAPI:
+    """The application of one of several `glazenstad serve --workers` processes.
+
+    The parent process has migrated the database already; settings come from the environment.
+    """
+    return create_app(get_settings(), run_migrations=False)

@@ -23,14 +23,16 @@ from glazenstad.logbook.otlp import (
     partial_success_response,
     spans_to_records,
 )
+from glazenstad.register.store import OrganisationRegister
 from glazenstad.web.state import AppState
 
 router = APIRouter(include_in_schema=False)
 ORGANISATION_HEADER = "glazenstad-organisation"
 
 
-def _organisation(state: AppState, header: str | None, record: dict[str, Any]) -> str | None:
-    organisations = state.register.snapshot().organisations
+def _organisation(
+    organisations: dict[str, OrganisationRegister], header: str | None, record: dict[str, Any]
+) -> str | None:
     if header:
         return header if header in organisations else None
     activity = str(record.get("attributes", {}).get("dpl.core.processing_activity_id", ""))
@@ -54,13 +56,14 @@ async def export_traces(request: Request) -> Response:
             error_response(str(exc), answer_type), status_code=exc.status, media_type=answer_type
         )
     header = request.headers.get(ORGANISATION_HEADER)
+    organisations = state.register.snapshot().organisations  # once: it may ask the database
     reasons: list[str] = []
     batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for index, (record, reason) in enumerate(spans_to_records(message)):
         if record is None:
             reasons.append(f"span {index}: {reason}")
             continue
-        organisation = _organisation(state, header, record)
+        organisation = _organisation(organisations, header, record)
         if organisation is None:
             reasons.append(
                 f"span {index}: the activity id belongs to no organisation here "
