@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import IN_CI, PG_ADMIN_URL, ROOT, require_postgres
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -45,3 +45,18 @@ def test_http_benchmark_smoke() -> None:
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
     assert float(lines["single"][1]) > 0 and lines["single"][-1] == "0"  # calls, no errors
     assert lines["batch"][-1] == "0"
+
+
+@pytest.mark.postgres
+def test_logbook_benchmark_smoke() -> None:
+    """Both databases, both ingest paths, the floor, verify and a resident read, in miniature.
+
+    The benchmark creates and drops its own uniquely named PostgreSQL databases.
+    """
+    require_postgres()
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    result = _run("benchmarks.logbook", "--smoke", "--postgres", admin)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = result.stdout.split("server processes")[-1]
+    assert "sqlite" in summary and "postgresql" in summary
+    assert summary.count("read at") == 2

@@ -72,12 +72,18 @@ def test_content_digest_is_sha256_of_sorted_json(row: dict[str, Any]) -> None:
 
 
 @given(rows)
-def test_record_hash_binds_content_sequence_and_previous_hash(row: dict[str, Any]) -> None:
+def test_record_hash_binds_content_chain_sequence_and_previous_hash(row: dict[str, Any]) -> None:
+    partition = row["chain_partition"].encode("utf-8")
     expected = hashlib.sha256(
         HASH_VERSION
         + reference_digest(row)
+        + len(partition).to_bytes(2, "big")
+        + partition
         + row["sequence"].to_bytes(8, "big")
         + bytes.fromhex(row["prev_hash"])
     ).hexdigest()
     assert record_hash(row) == expected
-    assert link(row_digest(row), row["sequence"] + 1, row["prev_hash"]) != expected
+    digest = row_digest(row)
+    sequence, prev = row["sequence"], row["prev_hash"]
+    assert link(digest, row["chain_partition"], sequence + 1, prev) != expected
+    assert link(digest, row["chain_partition"] + "x", sequence, prev) != expected

@@ -199,15 +199,20 @@ class Traffic:
                 self.crashes.append(exc)
 
 
-def _stored(engine: Engine) -> list[tuple[Key, int]]:
-    """Every stored record of the test organisation as ((trace_id, span_id), sequence)."""
+def _stored(engine: Engine) -> list[tuple[Key, tuple[str, int]]]:
+    """Every stored record of the test organisation as ((trace_id, span_id), (chain, sequence))."""
     t = log_record
-    query = select(t.c.trace_id, t.c.span_id, t.c.sequence).where(t.c.organisation_id == ORG)
+    query = select(t.c.trace_id, t.c.span_id, t.c.chain_partition, t.c.sequence).where(
+        t.c.organisation_id == ORG
+    )
     with engine.connect() as conn:
-        return [((r.trace_id, r.span_id), int(r.sequence)) for r in conn.execute(query)]
+        return [
+            ((r.trace_id, r.span_id), (r.chain_partition, int(r.sequence)))
+            for r in conn.execute(query)
+        ]
 
 
-def _keys(stored: list[tuple[Key, int]]) -> list[Key]:
+def _keys(stored: list[tuple[Key, tuple[str, int]]]) -> list[Key]:
     return [key for key, _ in stored]
 
 
@@ -258,14 +263,14 @@ def _run(engine: Engine, start_server: Callable[[], ServerProcess]) -> None:
     )
 
     # Fresh, unique records: a 200 means every one of them was committed, in one run of sequences.
-    acknowledged: dict[Key, int] = {}
+    acknowledged: dict[Key, tuple[str, int]] = {}
     for ack in traffic.acknowledged:
         answer = ack.answer
         assert answer["rejected"] == [], (ack.batch.number, answer["rejected"])
         assert answer["accepted"] == BATCH_SIZE and answer["duplicates"] == 0, answer
         assert answer["lastSequence"] - answer["firstSequence"] + 1 == BATCH_SIZE, answer
         for offset, key in enumerate(ack.batch.keys):
-            acknowledged[key] = answer["firstSequence"] + offset
+            acknowledged[key] = (answer["chainPartition"], answer["firstSequence"] + offset)
 
     second = start_server()
 
@@ -276,7 +281,7 @@ def _run(engine: Engine, start_server: Callable[[], ServerProcess]) -> None:
     assert not missing, f"{len(missing)} acknowledged record(s) lost, e.g. {sorted(missing)[:3]}"
     sequences = dict(rows)
     moved = {k: (s, sequences[k]) for k, s in acknowledged.items() if sequences[k] != s}
-    assert not moved, f"acknowledged sequence numbers changed: {list(moved.items())[:3]}"
+    assert not moved, f"acknowledged chain positions changed: {list(moved.items())[:3]}"
     _assert_chain_verifies(engine, len(stored))
 
     # Re-send everything, as clients without an answer would: only what was lost is added.

@@ -144,7 +144,7 @@ def test_inserted_row_in_the_middle(store: LogStore, filled: list[dict[str, Any]
         store.engine,
         insert(log_record).values(_forged(filled, 4, filled[2]["record_hash"])),
         update(log_chain_head)
-        .where(log_chain_head.c.organisation_id == ORG)
+        .where(log_chain_head.c.organisation_id == ORG, log_chain_head.c.chain_partition == "main")
         .values(last_sequence=7),
     )
     first = broken(store.engine)

@@ -1,16 +1,18 @@
-"""The hash of a stored log record, in two steps: its content, then its link in the chain.
+"""The hash of a stored log record, in two steps: its content, then its place in a chain.
 
 1. The *content digest* is SHA-256 over the canonical serialization of the record's stored
    fields (`CONTENT_FIELDS`): JSON with sorted keys, no whitespace, UTF-8, nested objects sorted
    too, `received_at` as an ISO 8601 UTC timestamp with microseconds.
-2. The *record hash* is SHA-256 over a version prefix, the content digest, the record's sequence
-   number (8 bytes, big-endian) and the hash of the record before it (`prev_hash`).
+2. The *record hash* is SHA-256 over a version prefix, the content digest, the chain's partition
+   (length-prefixed UTF-8), the record's sequence number (8 bytes, big-endian) and the hash of
+   the record before it (`prev_hash`).
 
 Two steps because only the second needs the chain: a writer computes the content digests of a
-batch before it takes the chain's lock and links them (one small hash per record) while holding
-it, so concurrent writers queue for microseconds per record instead of for the whole
-serialization. Changing any stored field, the order of records or the set of records still
-changes a hash that `verify` recomputes. The version prefix lets a later format coexist.
+batch before it takes a chain's lock, and it learns which chain it got (see `store.py`: on
+PostgreSQL concurrent writers take different chains of the organisation) only when it has the
+lock. Under the lock it costs one small hash per record. Changing any stored field, moving a
+record to another chain, the order of records or the set of records still changes a hash that
+`verify` recomputes. The version prefix lets a later format coexist.
 
 The serialization is written out field by field rather than with `json.dumps(sort_keys=True)`
 of a dict: it is the ingest's hottest code, and the nested `resource` and `attributes` are
@@ -26,13 +28,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-HASH_VERSION: Final = b"glazenstad-ldv-chain-v2\n"
+HASH_VERSION: Final = b"glazenstad-ldv-chain-v3\n"
 
 CONTENT_FIELDS: Final = (
     "activity_known",
     "activity_version",
     "attributes",
-    "chain_partition",
     "data_subject_id_type",
     "data_subject_pseudonym",
     "end_time_ms",
@@ -71,7 +72,6 @@ def content_digest(
     activity_known: bool,
     activity_version: int | None,
     attributes_json: str,
-    chain_partition: str,
     data_subject_id_type: str | None,
     data_subject_pseudonym: str | None,
     end_time_ms: int,
@@ -99,7 +99,6 @@ def content_digest(
         f'{{"activity_known":{"true" if activity_known else "false"},'
         f'"activity_version":{"null" if activity_version is None else int(activity_version)},'
         f'"attributes":{attributes_json},'
-        f'"chain_partition":{_encode(chain_partition)},'
         f'"data_subject_id_type":{id_type},'
         f'"data_subject_pseudonym":{pseudonym},'
         f'"end_time_ms":{int(end_time_ms)},'
@@ -118,10 +117,16 @@ def content_digest(
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def link(digest: bytes, sequence: int, prev_hash: str) -> str:
-    """The record hash: its content digest bound to its place in the chain."""
+def link(digest: bytes, chain_partition: str, sequence: int, prev_hash: str) -> str:
+    """The record hash: its content digest bound to its place in a chain."""
+    partition = chain_partition.encode("utf-8")
     return hashlib.sha256(
-        HASH_VERSION + digest + sequence.to_bytes(8, "big") + bytes.fromhex(prev_hash)
+        HASH_VERSION
+        + digest
+        + len(partition).to_bytes(2, "big")
+        + partition
+        + sequence.to_bytes(8, "big")
+        + bytes.fromhex(prev_hash)
     ).hexdigest()
 
 
@@ -132,7 +137,6 @@ def row_digest(row: Mapping[Any, Any]) -> bytes:
         bool(row["activity_known"]),
         row["activity_version"],
         json_text(row["attributes"]),
-        row["chain_partition"],
         row["data_subject_id_type"],
         row["data_subject_pseudonym"],
         row["end_time_ms"],
@@ -152,4 +156,4 @@ def row_digest(row: Mapping[Any, Any]) -> bytes:
 
 def record_hash(row: Mapping[Any, Any]) -> str:
     """The hash of a record as stored (its `sequence` and `prev_hash` included)."""
-    return link(row_digest(row), int(row["sequence"]), row["prev_hash"])
+    return link(row_digest(row), row["chain_partition"], int(row["sequence"]), row["prev_hash"])

@@ -45,6 +45,8 @@ from glazenstad.register.store import RegisterStore
 from glazenstad.register.tables import register_entry_version
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_CHAINS = 4
+_ATTEMPTS = 3
 _LOOKUP_CHUNK = 1000
 
 # The columns the writer fills, in the order of its rows.
@@ -138,7 +140,8 @@ class IngestResult:
     unknown_activity: int = 0
     accepted_indexes: list[int] = field(default_factory=list)
     duplicate_indexes: list[int] = field(default_factory=list)
-    # Sequence numbers given to the accepted records, in index order (empty when none).
+    # The chain the accepted records joined, and their sequence numbers in it (None when none).
+    chain_partition: str | None = None
     first_sequence: int | None = None
     last_sequence: int | None = None
 
@@ -222,6 +225,7 @@ class _Batch:
     digests: list[bytes] = field(default_factory=list)
 
 
+_PARTITION = COLUMNS.index("chain_partition")
 _SEQUENCE = COLUMNS.index("sequence")
 _KNOWN = COLUMNS.index("activity_known")
 _PSEUDONYM = COLUMNS.index("data_subject_pseudonym")
@@ -237,12 +241,21 @@ class LogStore:
         pseudonymizer: Pseudonymizer,
         *,
         partition: str = DEFAULT_PARTITION,
+        chains: int | None = None,
     ) -> None:
         self.engine = engine
         self.register_store = register_store
         self.pseudonymizer = pseudonymizer
         self.partition = partition
         self.resolver = ActivityResolver(register_store)
+        # On PostgreSQL every organisation writes `chains` chains side by side: a writer takes
+        # the first chain no other writer holds (`FOR UPDATE SKIP LOCKED`), so concurrent
+        # batches are written in parallel instead of queueing for one lock. SQLite has one
+        # writer at a time anyway.
+        postgres = engine.dialect.name == "postgresql"
+        count = chains or (DEFAULT_CHAINS if postgres else 1)
+        self.chains = [partition] + [f"{partition}-{n}" for n in range(2, count + 1)]
+        self._heads_ready: set[str] = set()
 
     def ingest(
         self, organisation_id: str, records: Iterable[Any], *, received_at: datetime | None = None
@@ -273,15 +286,18 @@ class LogStore:
                 # On PostgreSQL the batch is written without looking for stored duplicates
                 # first: they are rare (a client re-sending after a lost answer), and the
                 # unique index refuses them anyway. When it does, the batch is written again,
-                # looking first. SQLite's lookup is cheap enough to always do.
+                # looking first; once more if a writer on another chain committed one of the
+                # same records in between. SQLite's lookup is cheap enough to always do.
                 careful = conn.dialect.name != "postgresql"
-                try:
-                    self._store(conn, organisation_id, batch, received, careful, result)
-                except (IntegrityError, psycopg.errors.UniqueViolation):
-                    if careful:
-                        raise
-                    conn.rollback()
-                    self._store(conn, organisation_id, batch, received, True, result)
+                for attempt in range(_ATTEMPTS):
+                    try:
+                        self._store(conn, organisation_id, batch, received, careful, result)
+                        break
+                    except (IntegrityError, psycopg.errors.UniqueViolation):
+                        conn.rollback()
+                        if attempt == _ATTEMPTS - 1:
+                            raise
+                        careful = True
         result.accepted = len(result.accepted_indexes)
         result.rejected.sort(key=lambda r: r.index)
         result.duplicate_indexes.sort()
@@ -299,7 +315,7 @@ class LogStore:
     ) -> None:
         """Chain and write the batch in one transaction; fills `result` only once committed."""
         self._begin_write(conn)
-        last_sequence, last_hash = self._lock_head(conn, organisation_id)
+        partition, last_sequence, last_hash = self._lock_head(conn, organisation_id)
         existing = self._existing(conn, organisation_id, batch.records) if careful else {}
         accepted: list[int] = []
         duplicates: list[int] = []
@@ -317,9 +333,10 @@ class LogStore:
                     rejected.append(Rejected(index, CONFLICT_STORED))
                 continue
             sequence += 1
+            row[_PARTITION] = partition
             row[_SEQUENCE] = sequence
             row[_PREV_HASH] = prev_hash
-            row[_RECORD_HASH] = prev_hash = link(digest, sequence, prev_hash)
+            row[_RECORD_HASH] = prev_hash = link(digest, partition, sequence, prev_hash)
             rows.append(row)
             accepted.append(index)
             if not row[_KNOWN]:
@@ -330,12 +347,14 @@ class LogStore:
                 update(log_chain_head)
                 .where(
                     log_chain_head.c.organisation_id == organisation_id,
-                    log_chain_head.c.chain_partition == self.partition,
+                    log_chain_head.c.chain_partition == partition,
                 )
                 .values(last_sequence=sequence, last_hash=prev_hash, updated_at=received)
             )
         conn.commit()
+        self._heads_ready.add(organisation_id)
         if rows:
+            result.chain_partition = partition
             result.first_sequence = last_sequence + 1
             result.last_sequence = sequence
         result.accepted_indexes.extend(accepted)
@@ -356,7 +375,6 @@ class LogStore:
         received_text = timestamp_text(received)
         sqlite_db = self.engine.dialect.name == "sqlite"
         stamp: Any = sqlite_timestamp(received) if sqlite_db else received.astimezone(UTC)
-        partition = self.partition
         pseudonyms: dict[tuple[str, str], str] = {}
         resources: dict[Any, str] = {}
         batch = _Batch()
@@ -378,7 +396,6 @@ class LogStore:
                     activity.known,
                     activity.version,
                     attributes_json,
-                    partition,
                     record.data_subject_id_type,
                     pseudonym,
                     record.end_time,
@@ -398,7 +415,7 @@ class LogStore:
             batch.rows.append(
                 [
                     organisation_id,
-                    partition,
+                    None,  # chain_partition, under the lock
                     None,  # sequence, under the lock
                     record.trace_id,
                     record.span_id,
@@ -443,29 +460,47 @@ class LogStore:
             # that read the head could then fail to upgrade, or two could read the same head.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    def _lock_head(self, conn: Connection, organisation_id: str) -> tuple[int, str]:
-        """Create the chain head when new, lock it, and return (last sequence, last hash)."""
-        values = {
-            "organisation_id": organisation_id,
-            "chain_partition": self.partition,
-            "last_sequence": 0,
-            "last_hash": GENESIS_HASH,
-            "updated_at": utcnow(),
-        }
-        if conn.dialect.name == "postgresql":
+    def _lock_head(self, conn: Connection, organisation_id: str) -> tuple[str, int, str]:
+        """Lock a chain of the organisation; (partition, last sequence, last hash).
+
+        The heads are created on the organisation's first write. On PostgreSQL the first head
+        no other transaction holds is taken, or, when all are held, the first one is waited for.
+        """
+        head = log_chain_head.c
+        if organisation_id not in self._heads_ready:
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             conn.execute(
-                postgresql.insert(log_chain_head).values(**values).on_conflict_do_nothing()
+                insert(log_chain_head)
+                .values(
+                    [
+                        {
+                            "organisation_id": organisation_id,
+                            "chain_partition": chain,
+                            "last_sequence": 0,
+                            "last_hash": GENESIS_HASH,
+                            "updated_at": utcnow(),
+                        }
+                        for chain in self.chains
+                    ]
+                )
+                .on_conflict_do_nothing()
             )
-        else:
-            conn.execute(sqlite.insert(log_chain_head).values(**values).on_conflict_do_nothing())
-        query = select(log_chain_head.c.last_sequence, log_chain_head.c.last_hash).where(
-            log_chain_head.c.organisation_id == organisation_id,
-            log_chain_head.c.chain_partition == self.partition,
+        query = select(head.chain_partition, head.last_sequence, head.last_hash).where(
+            head.organisation_id == organisation_id
         )
+        row = None
         if conn.dialect.name == "postgresql":
+            free = (
+                query.where(head.chain_partition.in_(self.chains))
+                .order_by(head.chain_partition)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            row = conn.execute(free).first()
             query = query.with_for_update()
-        row = conn.execute(query).one()
-        return int(row.last_sequence), str(row.last_hash)
+        if row is None:
+            row = conn.execute(query.where(head.chain_partition == self.chains[0])).one()
+        return str(row.chain_partition), int(row.last_sequence), str(row.last_hash)
 
     def _existing(
         self, conn: Connection, organisation_id: str, records: list[LogRecord]

@@ -6,6 +6,8 @@ body) so a developer can fix the request without reading our code.
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("glazenstad.web")
 
 TITLES = {
     400: "Ongeldige aanvraag",
@@ -132,5 +135,15 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    # Never echo the exception: it may contain personal data or secrets.
+    # Never echo the exception: it may contain personal data or secrets. The operator's log
+    # gets where it happened (type and stack frames), without the exception's message.
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = " < ".join(f"{f.filename}:{f.lineno} in {f.name}" for f in reversed(frames[-8:]))
+    _log.error(
+        "unhandled %s on %s %s at %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        where,
+    )
     return problem_response(request, 500, "Er ging iets mis aan onze kant. Probeer het later.")

@@ -46,6 +46,10 @@ class IngestOut(ApiModel):
         "their time: processing without a registered purpose."
     )
     rejected: list[RejectedRecord]
+    chain_partition: str | None = Field(
+        description="The hash chain of the organisation the accepted records joined "
+        "(sequence numbers count per chain)."
+    )
     first_sequence: int | None = Field(description="Chain position of the first accepted record.")
     last_sequence: int | None = Field(description="Chain position of the last accepted record.")
 
@@ -64,6 +68,7 @@ async def ingest_records(batch: RecordBatch, state: AppState = Depends(get_state
         duplicates=result.duplicates,
         unknown_activity=result.unknown_activity,
         rejected=[RejectedRecord(index=r.index, reason=r.reason) for r in result.rejected],
+        chain_partition=result.chain_partition,
         first_sequence=result.first_sequence,
         last_sequence=result.last_sequence,
     )
