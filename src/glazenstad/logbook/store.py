@@ -110,23 +110,22 @@ def sqlite_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _resource_json(resource: dict[str, Any] | None, seen: dict[Any, str]) -> str:
-    """Canonical JSON of a record's resource, once per distinct resource in a batch.
+def _attributes_json(attributes: dict[str, Any], seen: dict[Any, str]) -> str:
+    """Canonical JSON of an attribute map, once per distinct map in a batch.
 
-    The records of a batch nearly always come from one or a few services with the same
-    resource attributes; a tuple of the attribute items is a cheaper key than serializing.
-    Only all-string attributes are keyed so: `1`, `1.0` and `True` are equal as keys but not
-    as JSON, and lists cannot be keys.
+    The records of a batch nearly always come from one or a few services (the same resource)
+    and carry few distinct other attributes (a zone, an outcome); a tuple of the items is a
+    cheaper key than serializing. Only all-string maps are keyed so: `1`, `1.0` and `True` are
+    equal as keys but not as JSON, and lists cannot be keys.
     """
-    if resource is None:
-        return "null"
-    attributes = resource["attributes"]
+    if not attributes:
+        return "{}"
     if not all(type(value) is str for value in attributes.values()):
-        return json_text(resource)
+        return json_text(attributes)
     key = tuple(attributes.items())
     text = seen.get(key)
     if text is None:
-        text = seen[key] = json_text(resource)
+        text = seen[key] = json_text(attributes)
     return text
 
 
@@ -376,7 +375,7 @@ class LogStore:
         sqlite_db = self.engine.dialect.name == "sqlite"
         stamp: Any = sqlite_timestamp(received) if sqlite_db else received.astimezone(UTC)
         pseudonyms: dict[tuple[str, str], str] = {}
-        resources: dict[Any, str] = {}
+        seen: dict[Any, str] = {}
         batch = _Batch()
         for (index, record), activity in zip(candidates, resolved, strict=True):
             pseudonym = None
@@ -387,8 +386,12 @@ class LogStore:
                     pseudonym = pseudonyms[subject] = self.pseudonymizer.pseudonym(
                         organisation_id, *subject
                     )
-            resource_json = _resource_json(record.resource, resources)
-            attributes_json = json_text(record.attributes) if record.attributes else "{}"
+            resource_json = (
+                "null"
+                if record.resource is None
+                else f'{{"attributes":{_attributes_json(record.resource["attributes"], seen)}}}'
+            )
+            attributes_json = _attributes_json(record.attributes, seen)
             batch.indexes.append(index)
             batch.records.append(record)
             batch.digests.append(

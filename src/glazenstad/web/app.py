@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -61,6 +62,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # What start-up built (frameworks, register, compiled policies) lives as long as the
+        # process: out of the cyclic collector's way, so that the many young objects of a log
+        # batch do not make every collection walk them again (a measured third of ingest CPU).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         yield
         state.decision_log.close()
         engine.dispose()
