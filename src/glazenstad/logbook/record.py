@@ -233,6 +233,28 @@ def parse_record(raw: Any) -> LogRecord:
         resource = {"attributes": _attribute_map(res.get("attributes", {}), "resource.attributes")}
 
     attributes = _attribute_map(raw["attributes"], "attributes")
+    return complete_record(
+        trace_id, span_id, parent_span_id, name, start, end, status, resource, attributes
+    )
+
+
+def complete_record(
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str | None,
+    name: str,
+    start: int,
+    end: int,
+    status: str,
+    resource: dict[str, Any] | None,
+    attributes: dict[str, Any],
+) -> LogRecord:
+    """The record from checked fields: takes the dpl.core attributes out of `attributes`.
+
+    Shared by `parse_record` and the typed batch decoder (`logbook/decode.py`), which check the
+    fields before it in their own ways; raises RecordError for a missing or invalid dpl.core
+    attribute.
+    """
     if ATTR_ACTIVITY not in attributes:
         raise RecordError(f"attributes.{ATTR_ACTIVITY}: required")
     activity = attributes.pop(ATTR_ACTIVITY)

@@ -259,12 +259,17 @@ class LogStore:
     def ingest(
         self, organisation_id: str, records: Iterable[Any], *, received_at: datetime | None = None
     ) -> IngestResult:
-        """Validate and store a batch; returns after commit. Raw dicts or parsed LogRecords."""
+        """Validate and store a batch; returns after commit.
+
+        Records are raw dicts, LogRecords, or the RecordError a decoder gave for a record.
+        """
         result = IngestResult()
         candidates: list[tuple[int, LogRecord]] = []
         seen: dict[tuple[str, str], LogRecord] = {}
         for index, raw in enumerate(records):
             try:
+                if isinstance(raw, RecordError):  # refused while decoding the batch
+                    raise raw
                 record = raw if isinstance(raw, LogRecord) else parse_record(raw)
             except RecordError as exc:
                 result.rejected.append(Rejected(index, str(exc)))
