@@ -73,7 +73,7 @@ async def _record_batch(request: Request) -> tuple[str, list[Any]]:
         envelope is not None
         and _SLUG.fullmatch(envelope.organisation_id)
         and 1 <= len(envelope.records) <= MAX_RECORDS
-        and all(memoryview(raw)[:1] == b"{" for raw in envelope.records)  # objects only
+        and all(memoryview(raw)[:1].tobytes() == b"{" for raw in envelope.records)  # objects only
     ):
         return envelope.organisation_id, envelope.records
     try:
