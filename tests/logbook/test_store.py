@@ -206,3 +206,19 @@ def test_resending_after_key_rotation_is_still_a_duplicate(log_engine: Engine) -
     assert (result.accepted, result.duplicates, result.rejected) == (0, 1, [])
     other_subject = {**record, "attributes": {**record["attributes"], ATTR_SUBJECT_ID: "999990019"}}
     assert len(rotated.ingest(ORG, [other_subject]).rejected) == 1
+
+
+def test_special_characters_are_stored_exactly(store: LogStore) -> None:
+    """Tabs, newlines, backslashes and quotes survive the bulk write (COPY text on PostgreSQL)."""
+    awkward = 'tab\there, new\nline, back\\slash, "quoted", \r, é, \\N'
+    record = make_record(
+        name=awkward,
+        attributes={"note": awkward, "path": "C:\\data\\n"},
+        resource={"attributes": {"service.name": awkward}},
+    )
+    assert store.ingest(ORG, [record]).accepted == 1
+    (row,) = stored(store.engine)
+    assert row["name"] == awkward
+    assert row["attributes"] == {"note": awkward, "path": "C:\\data\\n"}
+    assert row["resource"] == {"attributes": {"service.name": awkward}}
+    assert verify(store.engine).ok

@@ -214,22 +214,36 @@ class ActivityResolver:
 class _Batch:
     """A batch's new records, with everything computed that does not need the chain's lock.
 
-    `rows` are the table rows in `COLUMNS` order, with the three chain columns (sequence,
-    prev_hash, record_hash) left to fill in under the lock; `digests` their content digests.
+    Per record: its content digest, and its row without the four chain columns (partition,
+    sequence, prev_hash, record_hash), which are filled in under the lock. On PostgreSQL the
+    row is `COPY` text already (`texts`: the columns from trace_id to received_at, escaped and
+    tab-separated), so that under the lock a line is one small string format; on SQLite it is a
+    list for executemany (`rows`).
     """
 
     indexes: list[int] = field(default_factory=list)
     records: list[LogRecord] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
     digests: list[bytes] = field(default_factory=list)
+    pseudonyms: list[str | None] = field(default_factory=list)
+    known: list[bool] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
 
 
 _PARTITION = COLUMNS.index("chain_partition")
 _SEQUENCE = COLUMNS.index("sequence")
-_KNOWN = COLUMNS.index("activity_known")
-_PSEUDONYM = COLUMNS.index("data_subject_pseudonym")
 _PREV_HASH = COLUMNS.index("prev_hash")
 _RECORD_HASH = COLUMNS.index("record_hash")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text(value: str | None) -> str:
+    """A value in COPY text format: NULL as \\N, the four special characters escaped."""
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
 
 
 class LogStore:
@@ -324,29 +338,37 @@ class LogStore:
         accepted: list[int] = []
         duplicates: list[int] = []
         rejected: list[Rejected] = []
+        lines: list[str] = []
         rows: list[list[Any]] = []
+        head = f"{_copy_text(organisation_id)}\t{_copy_text(partition)}\t"
         unknown = 0
         sequence, prev_hash = last_sequence, last_hash
-        for index, record, row, digest in zip(
-            batch.indexes, batch.records, batch.rows, batch.digests, strict=True
+        for i, (index, record, digest) in enumerate(
+            zip(batch.indexes, batch.records, batch.digests, strict=True)
         ):
             if existing and record.key in existing:
-                if self._same(organisation_id, record, row[_PSEUDONYM], existing[record.key]):
+                if self._same(organisation_id, record, batch.pseudonyms[i], existing[record.key]):
                     duplicates.append(index)
                 else:
                     rejected.append(Rejected(index, CONFLICT_STORED))
                 continue
             sequence += 1
-            row[_PARTITION] = partition
-            row[_SEQUENCE] = sequence
-            row[_PREV_HASH] = prev_hash
-            row[_RECORD_HASH] = prev_hash = link(digest, partition, sequence, prev_hash)
-            rows.append(row)
+            record_hash = link(digest, partition, sequence, prev_hash)
+            if batch.texts:
+                lines.append(f"{head}{sequence}\t{batch.texts[i]}\t{prev_hash}\t{record_hash}\n")
+            else:
+                row = batch.rows[i]
+                row[_PARTITION] = partition
+                row[_SEQUENCE] = sequence
+                row[_PREV_HASH] = prev_hash
+                row[_RECORD_HASH] = record_hash
+                rows.append(row)
+            prev_hash = record_hash
             accepted.append(index)
-            if not row[_KNOWN]:
+            if not batch.known[i]:
                 unknown += 1
-        if rows:
-            self._write(conn, rows)
+        if accepted:
+            self._write(conn, lines, rows)
             conn.execute(
                 update(log_chain_head)
                 .where(
@@ -357,7 +379,7 @@ class LogStore:
             )
         conn.commit()
         self._heads_ready.add(organisation_id)
-        if rows:
+        if accepted:
             result.chain_partition = partition
             result.first_sequence = last_sequence + 1
             result.last_sequence = sequence
@@ -377,8 +399,8 @@ class LogStore:
             organisation_id, [(r.processing_activity_id, r.start_time) for _, r in candidates]
         )
         received_text = timestamp_text(received)
-        sqlite_db = self.engine.dialect.name == "sqlite"
-        stamp: Any = sqlite_timestamp(received) if sqlite_db else received.astimezone(UTC)
+        copy = self.engine.dialect.name == "postgresql"
+        stamp = received_text if copy else sqlite_timestamp(received)
         pseudonyms: dict[tuple[str, str], str] = {}
         seen: dict[Any, str] = {}
         batch = _Batch()
@@ -420,40 +442,65 @@ class LogStore:
                     record.trace_id,
                 )
             )
-            batch.rows.append(
-                [
-                    organisation_id,
-                    None,  # chain_partition, under the lock
-                    None,  # sequence, under the lock
-                    record.trace_id,
-                    record.span_id,
-                    record.parent_span_id,
-                    record.name,
-                    record.start_time,
-                    record.end_time,
-                    record.status,
-                    record.processing_activity_id,
-                    int(activity.known) if sqlite_db else activity.known,
-                    activity.version,
-                    pseudonym,
-                    record.data_subject_id_type,
-                    record.processor,
-                    resource_json,
-                    attributes_json,
-                    stamp,
-                    None,  # prev_hash, under the lock
-                    None,  # record_hash, under the lock
-                ]
-            )
+            batch.pseudonyms.append(pseudonym)
+            batch.known.append(activity.known)
+            if copy:
+                batch.texts.append(
+                    "\t".join(
+                        (
+                            record.trace_id,
+                            record.span_id,
+                            record.parent_span_id or "\\N",
+                            _copy_text(record.name),
+                            str(record.start_time),
+                            str(record.end_time),
+                            record.status,
+                            _copy_text(record.processing_activity_id),
+                            "t" if activity.known else "f",
+                            "\\N" if activity.version is None else str(activity.version),
+                            _copy_text(pseudonym),
+                            _copy_text(record.data_subject_id_type),
+                            _copy_text(record.processor),
+                            _copy_text(resource_json),
+                            _copy_text(attributes_json),
+                            stamp,
+                        )
+                    )
+                )
+            else:
+                batch.rows.append(
+                    [
+                        organisation_id,
+                        None,  # chain_partition, under the lock
+                        None,  # sequence, under the lock
+                        record.trace_id,
+                        record.span_id,
+                        record.parent_span_id,
+                        record.name,
+                        record.start_time,
+                        record.end_time,
+                        record.status,
+                        record.processing_activity_id,
+                        int(activity.known),
+                        activity.version,
+                        pseudonym,
+                        record.data_subject_id_type,
+                        record.processor,
+                        resource_json,
+                        attributes_json,
+                        stamp,
+                        None,  # prev_hash, under the lock
+                        None,  # record_hash, under the lock
+                    ]
+                )
         return batch
 
-    def _write(self, conn: Connection, rows: list[list[Any]]) -> None:
-        """Bulk-insert the rows in the transaction of `conn`: COPY on PostgreSQL."""
-        if conn.dialect.name == "postgresql":
+    def _write(self, conn: Connection, lines: list[str], rows: list[list[Any]]) -> None:
+        """Bulk-insert in the transaction of `conn`: COPY text lines, or rows for executemany."""
+        if lines:
             driver: Any = conn.connection.driver_connection
             with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write("".join(lines))
         else:
             cursor = conn.connection.cursor()
             try:
