@@ -15,21 +15,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from glazenstad.logbook.decode import _typed, decode_envelope, decode_record, decode_records
+from glazenstad.logbook.record import FIELDS as RECORD_FIELDS
 from glazenstad.logbook.record import MAX_ATTRIBUTES, LogRecord, RecordError, parse_record
 from tests.logbook.conftest import make_record
 
-FIELDS = [
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "start_time",
-    "end_time",
-    "status",
-    "resource",
-    "attributes",
-    "extra",
-]
+FIELDS = [*sorted(RECORD_FIELDS), "extra"]
 ATTRIBUTE_NAMES = [
     "dpl.core.processing_activity_id",
     "dpl.core.data_subject_id",
