@@ -222,3 +222,13 @@ def test_special_characters_are_stored_exactly(store: LogStore) -> None:
     assert row["attributes"] == {"note": awkward, "path": "C:\\data\\n"}
     assert row["resource"] == {"attributes": {"service.name": awkward}}
     assert verify(store.engine).ok
+
+
+def test_attribute_values_equal_in_python_keep_their_own_json(store: LogStore) -> None:
+    """1 and True, 0.0 and -0.0 compare equal; each record still stores what it sent."""
+    values = [1, True, 0.0, -0.0, "1", [1]]
+    records = [make_record(attributes={"value": v}) for v in values]
+    assert store.ingest(ORG, records).accepted == len(values)
+    stored_values = [row["attributes"]["value"] for row in stored(store.engine)]
+    assert [json.dumps(v) for v in stored_values] == [json.dumps(v) for v in values]
+    assert verify(store.engine).ok

@@ -74,11 +74,14 @@ def parse_keys(config: str) -> list[PseudonymKey]:
     return keys
 
 
+def _part(text: str) -> bytes:
+    encoded = text.encode("utf-8")
+    return len(encoded).to_bytes(4, "big") + encoded
+
+
 def _message(organisation_id: str, id_type: str, subject_id: str) -> bytes:
     # Length-prefixed parts: ("ab", "c") and ("a", "bc") must not give the same message.
-    parts = (organisation_id, id_type.strip(), subject_id.strip())
-    encoded = [p.encode("utf-8") for p in parts]
-    return b"".join(len(e).to_bytes(4, "big") + e for e in encoded)
+    return _part(organisation_id) + _part(id_type.strip()) + _part(subject_id.strip())
 
 
 class Pseudonymizer:

@@ -115,15 +115,20 @@ def _attributes_json(attributes: dict[str, Any], seen: dict[Any, str]) -> str:
 
     The records of a batch nearly always come from one or a few services (the same resource)
     and carry few distinct other attributes (a zone, an outcome); a tuple of the items is a
-    cheaper key than serializing. Only all-string maps are keyed so: `1`, `1.0` and `True` are
-    equal as keys but not as JSON, and lists cannot be keys.
+    cheaper key than serializing. The key holds the values' types too, because `1` and `True`
+    are equal as keys but not as JSON; maps with a float (0.0 and -0.0 are equal keys) or a list
+    (not hashable) are serialized on their own.
     """
     if not attributes:
         return "{}"
-    if not all(type(value) is str for value in attributes.values()):
+    types = tuple(map(type, attributes.values()))
+    if float in types:  # 0.0 and -0.0 are equal keys too
         return json_text(attributes)
-    key = tuple(attributes.items())
-    text = seen.get(key)
+    key = (tuple(attributes.items()), types)
+    try:
+        text = seen.get(key)
+    except TypeError:  # a list value
+        return json_text(attributes)
     if text is None:
         text = seen[key] = json_text(attributes)
     return text
