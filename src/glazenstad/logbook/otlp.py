@@ -229,9 +229,14 @@ def _any_value(value: Any, where: str, *, in_array: bool = False) -> Any:
 def _attributes(key_values: Iterable[Any], where: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for kv in key_values:
-        if kv.key in result:
-            raise _SpanError(f"{where}: attribute {kv.key!r} occurs more than once")
-        result[kv.key] = _any_value(kv.value, f"{where}.{kv.key}")
+        key, value = kv.key, kv.value
+        if key in result:
+            raise _SpanError(f"{where}: attribute {key!r} occurs more than once")
+        # Strings first and without building the attribute's name: nearly every value is one.
+        if value.WhichOneof("value") == "string_value":
+            result[key] = value.string_value
+        else:
+            result[key] = _any_value(value, f"{where}.{key}")
     return result
 
 
