@@ -3,12 +3,13 @@
 `LogStore.ingest` takes a batch of records for one organisation and returns only after the
 transaction that stores them has committed, so whatever it reports as accepted is durable.
 Records are written in bulk, `COPY` on PostgreSQL and one executemany on SQLite (no ORM object
-per record). Each record joins the hash chain of (organisation, partition): the writer locks the
-chain head (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite, which has one
-writer at a time), so concurrent batches for the same chain queue behind each other instead of
-forking it. Everything that does not depend on the chain (validation, pseudonyms, register
-lookups, serialization, content digests) is done before the lock is taken, so the lock is held
-for the duplicate probe, one small hash per record, the bulk write and the commit.
+per record). Each batch joins one hash chain of the organisation: the writer locks that chain's
+head (on PostgreSQL the first of the organisation's chains no one else holds, `FOR UPDATE SKIP
+LOCKED`; on SQLite, which has one writer at a time and one chain, `BEGIN IMMEDIATE`), so
+concurrent batches never fork a chain. Everything that does not depend on the chain
+(validation, pseudonyms, register lookups, serialization, content digests, COPY text) is done
+before the lock is taken; under it each record costs one small hash and a string format, then
+come the bulk write and the commit. See ADR 7.
 
 Re-sending a record with the same (trace_id, span_id) for the same organisation is idempotent:
 it is counted as a duplicate and not stored or chained again. A record with the ids of a stored
