@@ -593,3 +593,47 @@ def test_rehashed_receipt_claiming_present_records_breaks(pruned: LogStore) -> N
     first = broken(pruned.engine)
     assert first.sequence is None
     assert "covers sequences 7 to 8, which do not form a deleted gap" in first.problem
+
+
+def test_cli_retention_every_keeps_running_on_schedule(
+    cli_database: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """`--every` runs the job again and again in one process; each run is recorded."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    moment = later(days=2, minutes=1).isoformat()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLAZENSTAD_")}
+    env |= {"GLAZENSTAD_DATABASE_URL": database_url, "GLAZENSTAD_DATA_DIR": str(tmp_path)}
+    command = [
+        sys.executable,
+        "-c",
+        "from glazenstad.cli import app; app()",
+        "logbook",
+        "retention",
+    ]
+    job = subprocess.Popen(
+        [*command, "--now", moment, "--every", "0.2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        runs: list[int] = []
+        while len(runs) < 3:
+            assert job.poll() is None, job.communicate()[0]
+            assert time.monotonic() < deadline, "fewer than three runs within a minute"
+            time.sleep(0.1)
+            with cli_database.connect() as conn:
+                runs = list(conn.execute(select(log_retention_run.c.deleted)).scalars())
+    finally:
+        job.send_signal(signal.SIGTERM)
+        job.wait(timeout=30)
+    assert runs[:3] == [4, 0, 0]  # the first run deleted what was due, the next found nothing
+    assert remaining(cli_database) == [2, 3, 4, 6, 7, 8, 9]
+    assert verify(cli_database).ok
