@@ -73,6 +73,7 @@ from glazenstad.register.tables import register_entry_version
 OUTCOME_ATTRIBUTE: Final = "glazenstad.retention_outcome"
 DEFAULT_BATCH_SIZE: Final = 10_000
 _PAGE: Final = 5_000
+_DELETE_CHUNK: Final = 5_000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 DELETED: Final = "deleted"
@@ -370,13 +371,17 @@ def _write_batch(
                 for span in ranges
             ],
         )
+        # By sequence numbers in chunks, not one statement per range: records of activities
+        # with different retention interleave, so a batch can have nearly as many ranges as
+        # records.
         deleted = 0
-        for span in ranges:
+        sequences = pending.sequences
+        for start in range(0, len(sequences), _DELETE_CHUNK):
             deleted += conn.execute(
                 delete(log_record).where(
                     log_record.c.organisation_id == organisation_id,
                     log_record.c.chain_partition == partition,
-                    log_record.c.sequence.between(span["first_sequence"], span["last_sequence"]),
+                    log_record.c.sequence.in_(sequences[start : start + _DELETE_CHUNK]),
                 )
             ).rowcount
         if deleted != len(pending):
