@@ -70,6 +70,38 @@ def test_malformed_batch_is_a_400(client: TestClient) -> None:
     assert {"body.organisationId", "body.records"} <= names
 
 
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"organisationId": "teststad", "records": [', "body["),  # not JSON: its position
+        (b'{"organisationId": "teststad", "records": [1, "x"]}', "body.records[0]"),
+        (b'{"organisationId": "Test Stad!", "records": [{}]}', "body.organisationId"),
+        (b'[{"organisationId": "teststad"}]', "body"),
+    ],
+)
+def test_batch_that_is_not_a_batch_is_a_400_naming_where(
+    client: TestClient, body: bytes, where: str
+) -> None:
+    response = client.post(
+        "/api/v1/logboek/records", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    names = [p["name"] for p in response.json()["invalidParams"]]
+    assert any(name.startswith(where) for name in names), names
+
+
+def test_batch_by_field_names_is_read_the_general_way(client: TestClient) -> None:
+    """`organisation_id` (the Python name) is accepted like `organisationId`, as elsewhere."""
+    answer = client.post(
+        "/api/v1/logboek/records",
+        json={"organisation_id": "teststad", "records": [make_record(), {"trace_id": "x"}]},
+    ).json()
+    assert answer["accepted"] == 1
+    assert answer["rejected"][0]["index"] == 1
+    assert answer["rejected"][0]["reason"] == "span_id: required"
+
+
 def test_verify_command(
     client: TestClient,
     database_url: str,
