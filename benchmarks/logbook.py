@@ -57,7 +57,7 @@ from glazenstad.db.engine import make_engine, migrate
 from glazenstad.logbook.chain import content_digest, json_text, link, timestamp_text
 from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.retention import apply_retention
-from glazenstad.logbook.store import COLUMNS, sqlite_timestamp
+from glazenstad.logbook.store import COLUMNS, COPY_SQL, INSERT_SQL, sqlite_timestamp
 from glazenstad.logbook.tables import DEFAULT_PARTITION, GENESIS_HASH, log_chain_head, log_record
 from glazenstad.logbook.verify import verify
 from glazenstad.register.loader import load_register
@@ -276,6 +276,18 @@ def stored_count(engine: Engine) -> int:
         return int(conn.execute(text("SELECT count(*) FROM log_record")).scalar_one())
 
 
+def bulk_insert(raw: Any, kind: str, rows: list[Any]) -> None:
+    """The raw bulk insert the floor measures: the writer's COPY, or one executemany."""
+    if kind == "postgresql":
+        with raw.driver_connection.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cursor = raw.cursor()
+        cursor.executemany(INSERT_SQL, rows)
+        cursor.close()
+
+
 def floor(source: Engine, target: Database, batch: int, before: Callable[[], None]) -> float:
     """Rows/s of a raw bulk insert of the stored rows into a fresh database, batch by batch."""
     target_engine = make_engine(target.url)
@@ -290,28 +302,13 @@ def floor(source: Engine, target: Database, batch: int, before: Callable[[], Non
             row[11] = int(row[11])
             row[18] = sqlite_timestamp(row[18])
     batches = [rows[i : i + batch] for i in range(0, len(rows), batch)]
-    columns = ", ".join(COLUMNS)
     raw: Any = target_engine.raw_connection()
     before()
     try:
         started = time.perf_counter()
-        if target.kind == "postgresql":
-            driver = raw.driver_connection
-            for chunk in batches:
-                with (
-                    driver.cursor() as cursor,
-                    cursor.copy(f"COPY log_record ({columns}) FROM STDIN") as copy,
-                ):
-                    for row in chunk:
-                        copy.write_row(row)
-                driver.commit()
-        else:
-            marks = ", ".join("?" for _ in COLUMNS)
-            for chunk in batches:
-                cursor = raw.cursor()
-                cursor.executemany(f"INSERT INTO log_record ({columns}) VALUES ({marks})", chunk)
-                cursor.close()
-                raw.commit()
+        for chunk in batches:
+            bulk_insert(raw, target.kind, chunk)
+            raw.commit()
         elapsed = time.perf_counter() - started
     finally:
         raw.close()
@@ -342,7 +339,6 @@ def fill(engine: Engine, kind: str, up_to: int, rng: random.Random) -> dict[int,
     attributes_json = "{}"
     pseudonyms: dict[int, str] = {}
     sample: dict[int, str] = {}
-    columns = ", ".join(COLUMNS)
     raw: Any = engine.raw_connection()
     now = int(time.time() * 1000)
     # Filling millions of rows key by key into the random-key indexes takes PostgreSQL hours at
@@ -414,19 +410,7 @@ def fill(engine: Engine, kind: str, up_to: int, rng: random.Random) -> dict[int,
                     )
                 )
                 prev = record
-            if kind == "postgresql":
-                driver = raw.driver_connection
-                with (
-                    driver.cursor() as cursor,
-                    cursor.copy(f"COPY log_record ({columns}) FROM STDIN") as copy,
-                ):
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                marks = ", ".join("?" for _ in COLUMNS)
-                cursor = raw.cursor()
-                cursor.executemany(f"INSERT INTO log_record ({columns}) VALUES ({marks})", rows)
-                cursor.close()
+            bulk_insert(raw, kind, rows)
             raw.commit()
             have += len(rows)
             print(f"    filled {have:,} records", end="\r", flush=True)

@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlalchemy import Engine, func, select
 
 from glazenstad.logbook.pseudonym import Pseudonymizer
-from glazenstad.logbook.record import ATTR_ACTIVITY, ATTR_SUBJECT_ID
-from glazenstad.logbook.store import ActivityResolver, LogStore, ms_to_datetime
+from glazenstad.logbook.record import ATTR_ACTIVITY, ATTR_SUBJECT_ID, ms_to_datetime
+from glazenstad.logbook.store import ActivityResolver, LogStore
 from glazenstad.logbook.tables import log_chain_head, log_record
 from glazenstad.logbook.verify import verify
 from glazenstad.register.store import RegisterStore

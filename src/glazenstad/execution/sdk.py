@@ -46,6 +46,13 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from glazenstad.logbook.record import (  # one definition of the LDV attribute names
+    ATTR_ACTIVITY,
+    ATTR_PROCESSOR,
+    ATTR_SUBJECT_ID,
+    ATTR_SUBJECT_TYPE,
+)
+
 if TYPE_CHECKING:
     import httpx
 
@@ -65,10 +72,6 @@ __all__ = [
     "inject_headers",
 ]
 
-ATTR_ACTIVITY: Final = "dpl.core.processing_activity_id"
-ATTR_SUBJECT_ID: Final = "dpl.core.data_subject_id"
-ATTR_SUBJECT_TYPE: Final = "dpl.core.data_subject_id_type"
-ATTR_PROCESSOR: Final = "dpl.core.foreign_operation.processor"
 ORGANISATION_HEADER: Final = "Glazenstad-Organisation"
 _REDACTED: Final = "[data subject]"
 _INSTRUMENTATION: Final = "glazenstad.execution.sdk"

@@ -132,7 +132,6 @@ def link(digest: bytes, chain_partition: str, sequence: int, prev_hash: str) -> 
 
 def row_digest(row: Mapping[Any, Any]) -> bytes:
     """The content digest of a record as read back from the database."""
-    received = row["received_at"]
     return content_digest(
         bool(row["activity_known"]),
         row["activity_version"],
@@ -145,7 +144,7 @@ def row_digest(row: Mapping[Any, Any]) -> bytes:
         row["parent_span_id"],
         row["processing_activity_id"],
         row["processor"],
-        timestamp_text(received) if isinstance(received, datetime) else received,
+        timestamp_text(row["received_at"]),
         json_text(row["resource"]),
         row["span_id"],
         row["start_time_ms"],

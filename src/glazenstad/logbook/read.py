@@ -35,7 +35,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -48,10 +48,11 @@ from glazenstad.logbook.record import (
     ATTR_PROCESSOR,
     ATTR_SUBJECT_ID,
     ATTR_SUBJECT_TYPE,
+    EPOCH,
     MAX_TIME_MS,
+    ms_to_datetime,
     parse_record,
 )
-from glazenstad.logbook.store import ms_to_datetime
 from glazenstad.logbook.tables import log_record
 from glazenstad.register.model import KIND_ACTIVITY, ProcessingActivity, parse_entry
 from glazenstad.register.store import RegisterStore
@@ -69,7 +70,6 @@ FILTER_RULE: Final = (
     "(an empty filter would read the whole logbook)"
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -207,7 +207,7 @@ class ReadResult:
 
 def _ceil_ms(moment: datetime) -> int:
     """The first whole millisecond at or after `moment`."""
-    whole, rest = divmod(moment - _EPOCH, _ONE_MS)
+    whole, rest = divmod(moment - EPOCH, _ONE_MS)
     return int(whole) + (1 if rest else 0)
 
 

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 ATTR_ACTIVITY: Final = "dpl.core.processing_activity_id"
@@ -54,6 +55,14 @@ _HTTP_URL = re.compile(r"https?://[^\s]+")
 # NUL cannot be stored in PostgreSQL text, lone surrogates cannot be encoded as UTF-8: either
 # would make the whole batch's insert fail, so the record carrying one is rejected alone.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+# Records carry times as milliseconds since this moment (the LDV format).
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
 
 AttributeValue = str | bool | int | float | list[str] | list[bool] | list[int] | list[float]
 

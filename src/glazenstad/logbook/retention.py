@@ -59,6 +59,7 @@ from sqlalchemy import Connection, Engine, delete, insert, or_, select, text
 
 from glazenstad.db.base import utcnow
 from glazenstad.logbook.receipts import receipt_hash
+from glazenstad.logbook.record import ms_to_datetime
 from glazenstad.logbook.tables import (
     GENESIS_HASH,
     log_chain_head,
@@ -74,7 +75,6 @@ OUTCOME_ATTRIBUTE: Final = "glazenstad.retention_outcome"
 DEFAULT_BATCH_SIZE: Final = 10_000
 _PAGE: Final = 5_000
 _DELETE_CHUNK: Final = 5_000
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 DELETED: Final = "deleted"
 DUE: Final = "due"
@@ -87,10 +87,6 @@ KEPT_REASONS: Final = (NOT_DUE, WAITING_FOR_TRIGGER, NO_RETENTION_RULE, UNKNOWN_
 
 class RetentionError(RuntimeError):
     """A batch could not be deleted as planned; its transaction was rolled back."""
-
-
-def _ms_to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def _ms(delta: timedelta) -> int:
@@ -472,7 +468,7 @@ def apply_retention(
                 decision = decide(
                     rules.rules(org, uri, bool(row.activity_known), row.activity_version),
                     row.attributes,
-                    _ms_to_datetime(int(row.end_time_ms)),
+                    ms_to_datetime(int(row.end_time_ms)),
                     moment,
                 )
                 report.unknown_outcome += decision.unknown_outcome

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from glazenstad.db.base import utcnow
 from glazenstad.logbook.chain import content_digest, json_text, link, timestamp_text
 from glazenstad.logbook.pseudonym import Pseudonymizer
-from glazenstad.logbook.record import LogRecord, RecordError, Rejected, parse_record
+from glazenstad.logbook.record import EPOCH, LogRecord, RecordError, Rejected, parse_record
 from glazenstad.logbook.tables import (
     DEFAULT_PARTITION,
     GENESIS_HASH,
@@ -45,7 +45,6 @@ from glazenstad.register.model import KIND_ACTIVITY
 from glazenstad.register.store import RegisterStore
 from glazenstad.register.tables import register_entry_version
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_CHAINS = 4
 _ATTEMPTS = 3
 _LOOKUP_CHUNK = 1000
@@ -74,8 +73,8 @@ COLUMNS = (
     "prev_hash",
     "record_hash",
 )
-_COPY = f"COPY log_record ({', '.join(COLUMNS)}) FROM STDIN"
-_INSERT = (
+COPY_SQL = f"COPY log_record ({', '.join(COLUMNS)}) FROM STDIN"
+INSERT_SQL = (
     f"INSERT INTO log_record ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
@@ -100,10 +99,6 @@ CONFLICT_STORED = (
 CONFLICT_IN_BATCH = (
     "span_id: this trace_id and span_id occur earlier in the batch with different content"
 )
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def sqlite_timestamp(moment: datetime) -> str:
@@ -162,7 +157,7 @@ UNRESOLVED = ResolvedActivity(False, None)
 
 def _micros(moment: datetime) -> int:
     """Microseconds since the epoch, exactly (a float timestamp would round)."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 class ActivityResolver:
@@ -505,12 +500,12 @@ class LogStore:
         """Bulk-insert in the transaction of `conn`: COPY text lines, or rows for executemany."""
         if lines:
             driver: Any = conn.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(_COPY) as copy:
+            with driver.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
                 copy.write("".join(lines))
         else:
             cursor = conn.connection.cursor()
             try:
-                cursor.executemany(_INSERT, rows)
+                cursor.executemany(INSERT_SQL, rows)
             finally:
                 cursor.close()
 
