@@ -99,3 +99,34 @@ def engine(database_url: str) -> Iterator[Engine]:
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+MQTT_HOST = os.environ.get("GLAZENSTAD_TEST_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("GLAZENSTAD_TEST_MQTT_PORT", "1883"))
+
+
+def require_mqtt() -> None:
+    """Skip (or, with CI=true, fail) when no MQTT broker answers at MQTT_HOST:MQTT_PORT."""
+    import socket
+
+    try:
+        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=3):
+            return
+    except OSError as exc:
+        reason = f"MQTT broker not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc.__class__.__name__}"
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def mqtt_url() -> str:
+    """The real broker's URL (skips or fails without one, as for PostgreSQL)."""
+    require_mqtt()
+    return f"mqtt://{MQTT_HOST}:{MQTT_PORT}"
+
+
+@pytest.fixture
+def mqtt_topic_root() -> str:
+    """A topic root unique to this test, so runs never see each other's messages."""
+    return f"gs-test-{uuid.uuid4().hex[:12]}"

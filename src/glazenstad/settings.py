@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL the public sees; defaults to http://host:port."
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "
+        "Empty means the embedded default: simulators feed the pipelines in process.",
+    )
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
