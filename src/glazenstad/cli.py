@@ -48,6 +48,7 @@ errors = Console(stderr=True)
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEFAULT_DEMO_REGISTER = DEMO_DIR / "register"
 DEFAULT_DEMO_POLICIES = DEMO_DIR / "policies"
+DEFAULT_DEMO_GATEWAY = DEMO_DIR / "gateway" / "voorbeeldstad.yaml"
 
 
 def _engine() -> Engine:
@@ -247,6 +248,51 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="warning",
+    )
+
+
+@app.command()
+def gateway(
+    config: Annotated[
+        Path | None, typer.Option(help="Gateway configuration file (default: the demo's).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes sharing the port.")] = 1,
+) -> None:
+    """Serve the gateway in front of the source APIs: decide, enforce, log every access."""
+    import os
+
+    import uvicorn
+
+    from glazenstad.execution.gateway import GatewayConfigError, load_gateway_config
+
+    settings = get_settings()
+    path = config or settings.gateway_config or DEFAULT_DEMO_GATEWAY
+    try:
+        checked = load_gateway_config(path)
+    except GatewayConfigError as exc:
+        errors.print(f"[bold red]{len(exc.problems)} problem(s) in the gateway configuration:[/]")
+        for problem in exc.problems:
+            errors.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if settings.mode == "production" and checked.has_demo_clients:
+        errors.print("The gateway configuration has demo clients; production mode refuses them.")
+        raise typer.Exit(2)
+    # The worker processes build the gateway from the environment, like `serve`'s workers.
+    os.environ["GLAZENSTAD_GATEWAY_CONFIG"] = str(path.resolve())
+    _engine().dispose()
+    listen_host = host or settings.host
+    listen_port = port or settings.gateway_port
+    console.print(f"Gateway for {checked.organisation}: http://{listen_host}:{listen_port}/")
+    uvicorn.run(
+        "glazenstad.execution.gateway.app:create_worker_gateway",
+        factory=True,
+        workers=workers,
+        host=listen_host,
+        port=listen_port,
+        log_level="warning",
+        access_log=False,  # request paths name data subjects
     )
 
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="Base URL the public sees; defaults to http://host:port."
     )
+    gateway_config: Path | None = Field(
+        default=None,
+        description="Gateway configuration (clients, routes). Empty means the demo "
+        "configuration, which production mode refuses (its tokens are public).",
+    )
+    gateway_port: int = Field(default=8001, ge=1, le=65535, description="Port of `gateway`.")
     mqtt_url: str | None = Field(
         default=None,
         description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "

@@ -604,3 +604,15 @@ def create_gateway(
         transport=transport,
         clock=clock,
     )
+
+
+def create_worker_gateway() -> Gateway:
+    """The gateway of one `glazenstad gateway` worker process, from the environment.
+
+    Settings are read afresh: the command sets the configuration path in the environment
+    after the process may already have read (and cached) its settings.
+    """
+    settings = Settings()
+    if settings.gateway_config is None:
+        raise GatewayConfigError([Problem("GLAZENSTAD_GATEWAY_CONFIG", None, None, "not set")])
+    return create_gateway(settings, settings.gateway_config, run_migrations=False)

@@ -26,7 +26,6 @@ from glazenstad.rules.decisionlog import decision_row
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.tables import decision_log
 
-
 _log = logging.getLogger("glazenstad.gateway")
 
 
