@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def lua(body: dict[str, object]) -> str:
+def lua(body: Mapping[str, object]) -> str:
     payload = json.dumps(json.dumps(body))
     return (
         'wrk.method = "POST"\n'

@@ -297,6 +297,20 @@ def gateway(
 
 
 @app.command()
+def sources(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2026,
+    persons: Annotated[int, typer.Option(min=1, help="How many residents to make up.")] = 5000,
+) -> None:
+    """Serve Voorbeeldstad's demo source systems (synthetic data), for the gateway to front."""
+    from glazenstad.sources.app import serve_sources
+
+    console.print(f"Demo sources: http://{host}:{port}/ (synthetic data, seed {seed})")
+    serve_sources(host=host, port=port, seed=seed, persons=persons)
+
+
+@app.command()
 def demo(
     register: Annotated[
         Path, typer.Option(help="Demo register directory.")
