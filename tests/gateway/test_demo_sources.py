@@ -1,0 +1,88 @@
+"""The demo gateway configuration in front of the real demo sources: the caseworker's view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+
+from glazenstad.db.engine import make_engine, migrate
+from glazenstad.execution.gateway import create_gateway
+from glazenstad.logbook.tables import log_record
+from glazenstad.settings import Settings
+from glazenstad.sources import Population, create_sources_app, upstreams
+from tests.conftest import ROOT, serving
+from tests.gateway.conftest import OFFICE_HOURS, ORG, load_demo
+from tests.logbook.conftest import KEY_2026
+
+DEMO = ROOT / "demo" / "gateway" / "voorbeeldstad.yaml"
+
+
+class Demo(NamedTuple):
+    url: str
+    engine: Engine
+    settings: Settings
+    population: Population
+
+
+@pytest.fixture
+def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    load_demo(engine)
+    sources = create_sources_app(persons=300)
+    settings = Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
+    with serving(sources) as source_url:
+        gateway = create_gateway(settings, DEMO, clock=lambda: OFFICE_HOURS)
+        gateway.config.upstreams.update(upstreams(source_url))
+        with serving(gateway) as url:
+            yield Demo(url, engine, settings, sources.state.population)
+    engine.dispose()
+
+
+def test_a_wmo_consultant_breaks_the_glass_and_sees_no_criminal_records(demo: Demo) -> None:
+    url, engine, settings, population = demo
+    bsn = next(b for b, files in population.dossiers.items() if files)
+    case = population.dossiers[bsn][0].dossiernummer
+    answer = httpx.get(
+        f"{url}/sociaal-domein-zaaksysteem/clienten/{bsn}/dossiers",
+        headers={
+            "Authorization": "Bearer demo-wmo-consulent",
+            "Glazenstad-Purpose": "wmo-maatwerkvoorziening",
+            "Glazenstad-Case-Id": case,
+            "Glazenstad-Justification": "Dossier van een afwezige collega, inwoner wacht",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    files = body if isinstance(body, list) else body.get("dossiers", body)
+    text = answer.text
+    assert "justitieleAntecedenten" not in text  # a category Wmo does not list
+    assert "gezondheidsnotities" in text  # one it does
+    assert files
+    with engine.connect() as conn:
+        [row] = conn.execute(select(log_record)).all()
+    assert row.data_subject_pseudonym == settings.pseudonymizer().pseudonym(ORG, "BSN", bsn)
+    assert bsn not in str(tuple(row))
+
+
+def test_a_parking_enforcer_may_not_read_benefits(demo: Demo) -> None:
+    url, engine, _settings, population = demo
+    bsn = next(b for b, rows in population.uitkeringen.items() if rows)
+    answer = httpx.get(
+        f"{url}/werk-inkomen-suite/uitkeringen/{bsn}",
+        headers={
+            "Authorization": "Bearer demo-parkeerhandhaver",
+            "Glazenstad-Purpose": "parkeerhandhaving-scanauto",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(select(log_record)).all() == []
