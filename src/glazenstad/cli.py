@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -321,6 +322,10 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Load only.")] = False,
+    execution: Annotated[
+        bool,
+        typer.Option(help="Also run the demo sources (port 8100) and the gateway in front."),
+    ] = True,
 ) -> None:
     """Create the database, load the demo municipality Voorbeeldstad, and serve it."""
     settings = get_settings()
@@ -340,8 +345,30 @@ def demo(
     policy_dir = policies or (DEFAULT_DEMO_POLICIES if register == DEFAULT_DEMO_REGISTER else None)
     if policy_dir is not None:
         rules_load(policy_dir, by="demo", activate=True)
-    if not no_serve:
+    if no_serve:
+        return
+    children = _start_execution(settings.gateway_port) if execution else []
+    try:
         serve(host=host, port=port)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=20)
+
+
+def _start_execution(gateway_port: int) -> list[subprocess.Popen[bytes]]:
+    """The demo sources and the gateway as child processes of `demo` (stopped with it)."""
+    command = [sys.executable, "-c", "from glazenstad.cli import app; app()"]
+    children = [
+        subprocess.Popen([*command, "sources", "--port", "8100"]),
+        subprocess.Popen([*command, "gateway", "--port", str(gateway_port)]),
+    ]
+    console.print(
+        "Demo sources on http://127.0.0.1:8100/, gateway on "
+        f"http://127.0.0.1:{gateway_port}/ (docs/gateway.md)"
+    )
+    return children
 
 
 def _register_snapshot(register: Path | None) -> RegisterSnapshot:
