@@ -60,3 +60,23 @@ def test_logbook_benchmark_smoke() -> None:
     summary = result.stdout.split("server processes")[-1]
     assert "sqlite" in summary and "postgresql" in summary
     assert summary.count("read at") == 2
+
+
+def test_execution_benchmark_smoke() -> None:
+    """The gateway benchmark end to end on SQLite: sources, gateway, wrk, the log count."""
+    if shutil.which("wrk") is None:
+        reason = "wrk not installed (apt-get install wrk)"
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    result = _run(
+        "benchmarks.execution", "--seconds", "1", "--connections", "4", "--databases", "sqlite"
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("sqlite")]
+    direct = next(r for r in rows if r[1] == "direct")
+    gateway = next(r for r in rows if r[1] == "gateway")
+    assert float(direct[2].replace(",", "")) > 0 and direct[-1] == "0"
+    assert float(gateway[2].replace(",", "")) > 0 and gateway[-1] == "0"
+    logged = next(line for line in result.stdout.splitlines() if "log records" in line)
+    assert not logged.split("; ")[-1].startswith("0 log records")
