@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -42,6 +42,16 @@ logbook_app = typer.Typer(
 )
 app.add_typer(logbook_app, name="logbook")
 app.add_typer(db_app, name="db")
+pipeline_app = typer.Typer(
+    help="Execution pipelines that consume MQTT streams (needs GLAZENSTAD_MQTT_URL).",
+    no_args_is_help=True,
+)
+app.add_typer(pipeline_app, name="pipeline")
+simulate_app = typer.Typer(
+    help="Drive realistic load through the real paths (broker, or in process without one).",
+    no_args_is_help=True,
+)
+app.add_typer(simulate_app, name="simulate")
 
 console = Console()
 errors = Console(stderr=True)
@@ -615,6 +625,97 @@ def logbook_retention(
         if every is None:
             return
         time.sleep(every)
+
+
+@pipeline_app.command("sensors")
+def pipeline_sensors(
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client id: keep it fixed, the session is kept by it.")
+    ] = "glazenstad-sensor-pipeline",
+    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+) -> None:
+    """Consume sensor measurements from the broker into the database until Ctrl-C."""
+    import signal
+    import threading
+
+    from glazenstad.execution.sensors import run_sensor_pipeline
+
+    settings = get_settings()
+    if not settings.mqtt_url:
+        errors.print("Set GLAZENSTAD_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to run a pipeline.")
+        raise typer.Exit(2)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"Sensor pipeline on {settings.mqtt_url} (topics {topic_root}/…); Ctrl-C stops.")
+
+    def progress(stats: Any, totals: Any) -> None:
+        console.print(
+            f"  received {stats.received:,}  acknowledged {stats.acknowledged:,}  "
+            f"accepted {totals.accepted:,}  rejected {totals.rejected:,}",
+            highlight=False,
+        )
+
+    totals = run_sensor_pipeline(
+        settings.mqtt_url,
+        _engine(),
+        stop=stop,
+        client_id=client_id,
+        topic_root=topic_root,
+        progress=progress,
+        progress_every=5.0,
+    )
+    console.print(f"Stopped: {totals.accepted:,} accepted, {totals.rejected:,} rejected.")
+
+
+@simulate_app.command("sensors")
+def simulate_sensors_command(
+    rate: Annotated[float, typer.Option(min=0.1, help="Messages per second.")] = 10.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 60.0,
+    unregistered: Annotated[
+        int, typer.Option(min=0, help="Messages from an unregistered sensor (a finding).")
+    ] = 0,
+    history_days: Annotated[
+        float, typer.Option(min=0, help="Spread measurement times over this many past days.")
+    ] = 0,
+    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+) -> None:
+    """Simulate the registered sensors: to the broker if GLAZENSTAD_MQTT_URL is set, else in
+    process through the same pipeline code."""
+    from datetime import timedelta
+
+    from rich.progress import Progress
+
+    from glazenstad.execution.sensors import SensorPipeline
+    from glazenstad.execution.simulate_sensors import simulate_sensors
+    from glazenstad.register.store import RegisterStore
+
+    settings = get_settings()
+    engine = _engine()
+    register = RegisterStore(engine)
+    pipeline = None if settings.mqtt_url else SensorPipeline(engine, register)
+    where = settings.mqtt_url or "the pipeline in process"
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"Sensors → {where}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = simulate_sensors(
+            register.snapshot(),
+            rate=rate,
+            duration=duration,
+            mqtt_url=settings.mqtt_url,
+            pipeline=pipeline,
+            unregistered=unregistered,
+            topic_root=topic_root,
+            history=timedelta(days=history_days) if history_days else None,
+            progress=progress,
+        )
+    console.print(
+        f"Sent {result.published:,} messages from {result.sensors} sensors "
+        f"({result.unregistered} from an unregistered sensor)."
+    )
 
 
 def _print_retention(report: RetentionReport) -> None:

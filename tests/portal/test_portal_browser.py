@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +28,8 @@ import pytest
 import uvicorn
 
 from glazenstad.db.engine import make_engine
+from glazenstad.execution.sensors import SensorPipeline, takes_open_data
+from glazenstad.execution.simulate_sensors import simulate_sensors
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
@@ -152,6 +155,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             (f"{org_id}/algoritme/{a.id}", f"{base}/algoritmes/{a.id}") for a in reg.algorithms()
         ]
         pages += [(f"{org_id}/sensor/{s.id}", f"{base}/sensoren/{s.id}") for s in reg.sensors()]
+        pages.append((f"{org_id}/metingen", f"{base}/metingen"))
+        open_sensors = [s for s in reg.sensors() if takes_open_data(s)]
+        pages += [(f"{org_id}/metingen/{s.id}", f"{base}/metingen/{s.id}") for s in open_sensors]
+        pages += [
+            (f"{org_id}/metingen/{s.id}?dag", f"{base}/metingen/{s.id}?weergave=dag")
+            for s in open_sensors[:1]
+        ]
     pages.append(("404", "/organisaties/bestaat-niet"))
     resident_org = "voorbeeldstad" if "voorbeeldstad" in snapshot.organisations else ""
     resident_org = resident_org or next(iter(snapshot.organisations))
@@ -160,6 +170,18 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app.state.glazenstad.logbook.ingest(
         resident_org,
         _resident_records(resident_reg.org.register_uri, [a.id for a in resident_reg.activities()]),
+    )
+    # Two days of sensor measurements (and a few from an unregistered sensor), fed in process.
+    engine = app.state.glazenstad.engine
+    simulate_sensors(
+        snapshot,
+        rate=200,
+        duration=2,
+        pipeline=SensorPipeline(engine, app.state.glazenstad.register),
+        unregistered=2,
+        history=timedelta(days=2),
+        realtime=False,
+        seed=1,
     )
 
     server = uvicorn.Server(

@@ -1,6 +1,7 @@
 """All tables of all domains, gathered for Alembic; each domain still owns its own tables module."""
 
 from glazenstad.db.base import metadata
+from glazenstad.execution import tables as _execution_tables  # noqa: F401
 from glazenstad.logbook import tables as _logbook_tables  # noqa: F401
 from glazenstad.register import tables as _register_tables  # noqa: F401  (registers the tables)
 from glazenstad.rules import tables as _rules_tables  # noqa: F401

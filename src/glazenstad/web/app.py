@@ -22,6 +22,7 @@ from glazenstad.web import otlp, portal
 from glazenstad.web.api.v1 import logbook as logbook_api
 from glazenstad.web.api.v1 import register as register_api
 from glazenstad.web.api.v1 import rules as rules_api
+from glazenstad.web.api.v1 import sensors as sensors_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
 from glazenstad.web.openapi import build_openapi
 from glazenstad.web.problems import (
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(register_api.router, prefix=API_PREFIX)
     app.include_router(rules_api.router, prefix=API_PREFIX)
     app.include_router(logbook_api.router, prefix=API_PREFIX)
+    app.include_router(sensors_api.router, prefix=API_PREFIX)
     app.include_router(otlp.router)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
