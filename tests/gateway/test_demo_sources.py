@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.execution.gateway import create_gateway
 from glazenstad.logbook.tables import log_record
+from glazenstad.rules.decisionlog import stored_decision
 from glazenstad.settings import Settings
 from glazenstad.sources import Population, create_sources_app, upstreams
 from tests.conftest import ROOT, serving
@@ -34,7 +35,7 @@ def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
     engine = make_engine(database_url)
     migrate(engine)
     load_demo(engine)
-    sources = create_sources_app(persons=300)
+    sources = create_sources_app()
     settings = Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
     with serving(sources) as source_url:
         gateway = create_gateway(settings, DEMO, clock=lambda: OFFICE_HOURS)
@@ -86,3 +87,51 @@ def test_a_parking_enforcer_may_not_read_benefits(demo: Demo) -> None:
     assert answer.json()["detail"]
     with engine.connect() as conn:
         assert conn.execute(select(log_record)).all() == []
+
+
+def assigned_cases(demo_run: Demo) -> list[tuple[str, str]]:
+    """(BSN, dossier number) of the cases the demo consultant is assigned to."""
+    from glazenstad.execution.gateway import load_gateway_config
+
+    client = load_gateway_config(DEMO).client("demo-wmo-consulent")
+    assert client is not None
+    cases = set(client.case_assignments)
+    return [
+        (bsn, d.dossiernummer)
+        for bsn, files in demo_run.population.dossiers.items()
+        for d in files
+        if d.dossiernummer in cases
+    ]
+
+
+def test_the_demo_consultants_cases_exist_in_the_demo_sources(demo: Demo) -> None:
+    found = assigned_cases(demo)
+    assert len(found) == 3
+    assert all(demo.population.uitkeringen.get(bsn) for bsn, _ in found)
+
+
+def test_linking_benefits_to_a_care_file_needs_consent_and_a_reason(demo: Demo) -> None:
+    bsn, case = assigned_cases(demo)[0]
+    headers = {
+        "Authorization": "Bearer demo-wmo-consulent",
+        "Glazenstad-Purpose": "wmo-maatwerkvoorziening",
+        "Glazenstad-Case-Id": case,
+        "Glazenstad-Link-Dataset": "sociaal-domein-zaaksysteem",
+    }
+    path = f"{demo.url}/werk-inkomen-suite/uitkeringen/{bsn}"
+    refused = httpx.get(path, headers=headers, timeout=30)
+    assert refused.status_code == 403
+    assert "integrale-aanpak-niet-zonder-toestemming" in refused.json()["rules"]
+    consent = {**headers, "Glazenstad-Consent": "wmo-maatwerkvoorziening"}
+    no_reason = httpx.get(path, headers=consent, timeout=30)
+    assert no_reason.status_code == 403
+    assert "Glazenstad-Justification" in no_reason.json()["detail"]
+    linked = httpx.get(
+        path,
+        headers={**consent, "Glazenstad-Justification": "Integrale aanpak huishouden"},
+        timeout=30,
+    )
+    assert linked.status_code == 200, linked.text
+    stored = stored_decision(demo.engine, linked.headers["glazenstad-decision-id"])
+    assert stored is not None and stored["action"] == "link"
+    assert "integrale-aanpak-koppelen-met-toestemming" in stored["rules"]

@@ -96,6 +96,9 @@ def test_share_applies_obligations_mask_and_pseudonymise(setup: Setup) -> None:
         assert dropped not in body
     assert body["naam"]["geslachtsnaam"] == "Jansen"
     assert int(answer.headers["content-length"]) == len(answer.content)
+    # The caller is told what was changed, by its own field names.
+    assert answer.headers["glazenstad-withheld"] == "eerdereAdressen, nationaliteit, verblijfstitel"
+    assert answer.headers["glazenstad-pseudonymised"] == "burgerservicenummer"
     assert setup.source.seen[-1]["accept-encoding"] == "identity"
     [row] = records(setup.engine)
     assert row.data_subject_pseudonym == body["burgerservicenummer"]

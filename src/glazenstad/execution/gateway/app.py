@@ -42,7 +42,7 @@ from glazenstad.execution.gateway.config import (
     load_gateway_config,
 )
 from glazenstad.execution.gateway.logwriter import GatewayLog, LogWriteError
-from glazenstad.execution.gateway.obligations import ResponsePlan, apply_plan, plan_for
+from glazenstad.execution.gateway.obligations import Applied, ResponsePlan, apply_plan, plan_for
 from glazenstad.execution.gateway.trace import (
     new_span_id,
     new_trace_id,
@@ -70,6 +70,10 @@ PURPOSE_HEADER = "glazenstad-purpose"
 PURPOSE_ALIAS = "x-nlx-request-process-id"
 CASE_HEADER = "glazenstad-case-id"
 JUSTIFICATION_HEADER = "glazenstad-justification"
+LINK_HEADER = "glazenstad-link-dataset"
+CONSENT_HEADER = "glazenstad-consent"
+WITHHELD_HEADER = b"glazenstad-withheld"
+PSEUDONYMISED_HEADER = b"glazenstad-pseudonymised"
 DECISION_HEADER = b"glazenstad-decision-id"
 MAX_REWRITE_BYTES = 16 * 1024 * 1024
 ATTR_DECISION = "glazenstad.decision_id"
@@ -93,6 +97,8 @@ _DROP_REQUEST = frozenset(
         PURPOSE_ALIAS,
         CASE_HEADER,
         JUSTIFICATION_HEADER,
+        LINK_HEADER,
+        CONSENT_HEADER,
     }
 )
 _DROP_RESPONSE = frozenset(
@@ -254,6 +260,19 @@ class Gateway:
             problem.headers.append((DECISION_HEADER, main.id.encode()))
             raise problem
         obligations = main.outcome.obligations
+        if obligations.require_justification and not headers.get(JUSTIFICATION_HEADER):
+            await self._commit(decisions, [])
+            problem = GatewayProblem(
+                403,
+                "Reden nodig",
+                "Deze verwerking mag alleen met een schriftelijke reden. Geef die mee in de "
+                "header Glazenstad-Justification.",
+                decisionId=main.id,
+                rules=list(main.outcome.rule_ids),
+                purpose=purpose,
+            )
+            problem.headers.append((DECISION_HEADER, main.id.encode()))
+            raise problem
         denied = [d.request.resource.data_category for d in decisions[1:] if not d.permitted]
         plan = plan_for(
             fields=route.fields,
@@ -325,14 +344,15 @@ class Gateway:
             status = "Ok" if code < 400 else ("Unset" if code < 500 else "Error")
             if plan.reads_body and _is_json(response) and code < 400:
                 try:
-                    content, subjects = await self._rewrite(response, plan)
+                    content, applied = await self._rewrite(response, plan)
                 except GatewayProblem:
                     await self._commit(decisions, records("Error", [subject] if subject else []))
                     raise
+                subjects = applied.subjects
                 if subject is not None and subject not in subjects:
                     subjects.insert(0, subject)
                 await self._commit(decisions, records(status, subjects))
-                await _send_response(send, response, main.id, content)
+                await _send_response(send, response, main.id, content, applied)
                 return
             if plan.rewrites and code < 400:
                 await self._commit(decisions, records("Error", [subject] if subject else []))
@@ -381,9 +401,15 @@ class Gateway:
         context = Context(
             time=self._clock() if self._clock is not None else None,
             channel=client.channel,
+            # Asserted by the calling application until a consent register exists.
+            consent=frozenset(
+                p.strip() for p in headers.get(CONSENT_HEADER, "").split(",") if p.strip()
+            ),
             justification=headers.get(JUSTIFICATION_HEADER),
         )
-        action = route.action_for(method)
+        # Combining the answer with another dataset is a link, decided as such.
+        linked = headers.get(LINK_HEADER) or None
+        action = "link" if linked else route.action_for(method)
         case_id = headers.get(CASE_HEADER)
         engine = self.rules.engine()
         others = sorted({c for c in route.fields.values() if c != route.data_category})
@@ -398,6 +424,7 @@ class Gateway:
                         dataset=route.dataset,
                         subject=subject,
                         case_id=case_id,
+                        linked_dataset=linked,
                     ),
                     purpose=purpose,
                     context=context,
@@ -421,7 +448,7 @@ class Gateway:
 
     async def _rewrite(
         self, response: aiohttp.ClientResponse, plan: ResponsePlan
-    ) -> tuple[bytes, list[str]]:
+    ) -> tuple[bytes, Applied]:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_any():
@@ -440,15 +467,15 @@ class Gateway:
             raise GatewayProblem(
                 502, "Ongeldig antwoord van de bron", "De bron gaf geen geldige JSON."
             ) from None
-        subjects: list[str] = []
+        applied = Applied()
         organisation = self.config.organisation
         pseudonymizer = self.pseudonymizer
 
         def pseudonym(id_type: str, value: str) -> str:
             return pseudonymizer.pseudonym(organisation, id_type, value)
 
-        rewritten = apply_plan(body, plan, pseudonym, subjects)
-        return json.dumps(rewritten, ensure_ascii=False).encode("utf-8"), subjects
+        rewritten = apply_plan(body, plan, pseudonym, applied)
+        return json.dumps(rewritten, ensure_ascii=False).encode("utf-8"), applied
 
     async def _commit(self, decisions: list[Decision], records: list[LogRecord]) -> None:
         try:
@@ -527,7 +554,11 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
 
 
 async def _send_response(
-    send: Send, response: aiohttp.ClientResponse, decision_id: str, content: bytes | None
+    send: Send,
+    response: aiohttp.ClientResponse,
+    decision_id: str,
+    content: bytes | None,
+    applied: Applied | None = None,
 ) -> None:
     headers = [
         (k, v)
@@ -536,6 +567,10 @@ async def _send_response(
         and (content is None or k.lower() not in (b"content-length", b"content-encoding"))
     ]
     headers.append((DECISION_HEADER, decision_id.encode()))
+    if applied is not None and applied.withheld:
+        headers.append((WITHHELD_HEADER, ", ".join(sorted(applied.withheld)).encode()))
+    if applied is not None and applied.pseudonymised:
+        headers.append((PSEUDONYMISED_HEADER, ", ".join(sorted(applied.pseudonymised)).encode()))
     if content is not None:
         headers.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

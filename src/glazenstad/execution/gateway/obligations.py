@@ -83,24 +83,35 @@ def _value_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def apply_plan(body: Any, plan: ResponsePlan, pseudonym: Pseudonym, subjects: list[str]) -> Any:
-    """`body` with the plan applied; subjects found on the way are appended to `subjects`."""
+@dataclass
+class Applied:
+    """What a plan did to one answer, by the answer's own field names (told to the caller)."""
+
+    subjects: list[str] = field(default_factory=list)
+    withheld: set[str] = field(default_factory=set)
+    pseudonymised: set[str] = field(default_factory=set)
+
+
+def apply_plan(body: Any, plan: ResponsePlan, pseudonym: Pseudonym, applied: Applied) -> Any:
+    """`body` with the plan applied; subjects found and fields changed go into `applied`."""
     if isinstance(body, dict):
         result: dict[str, Any] = {}
         for key, value in body.items():
             name = normal(key)
             if name in plan.drop:
+                applied.withheld.add(key)
                 continue
             if name == plan.subject_field and isinstance(value, str | int):
                 text = str(value)
-                if text not in subjects:
-                    subjects.append(text)
+                if text not in applied.subjects:
+                    applied.subjects.append(text)
             id_type = plan.pseudonymise.get(name)
             if id_type is not None and value is not None:
                 result[key] = pseudonym(id_type, _value_text(value))
+                applied.pseudonymised.add(key)
             else:
-                result[key] = apply_plan(value, plan, pseudonym, subjects)
+                result[key] = apply_plan(value, plan, pseudonym, applied)
         return result
     if isinstance(body, list):
-        return [apply_plan(item, plan, pseudonym, subjects) for item in body]
+        return [apply_plan(item, plan, pseudonym, applied) for item in body]
     return body
