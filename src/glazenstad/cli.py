@@ -627,6 +627,80 @@ def logbook_retention(
         time.sleep(every)
 
 
+def _demo_cases(seed: int) -> list[Any]:
+    """The demo consultant's cases in the demo sources generated from `seed`."""
+    from glazenstad.execution.casework import CONSULTANT_TOKEN, demo_cases
+    from glazenstad.execution.gateway import load_gateway_config
+    from glazenstad.sources import generate
+
+    client = load_gateway_config(DEFAULT_DEMO_GATEWAY).client(CONSULTANT_TOKEN)
+    if client is None:
+        errors.print("The demo gateway configuration has no Wmo consultant.")
+        raise typer.Exit(1)
+    return demo_cases(generate(seed), client.case_assignments)
+
+
+GatewayOption = Annotated[
+    str | None, typer.Option(help="Gateway base URL (default: this machine's gateway port).")
+]
+
+
+@app.command()
+def casework(
+    gateway_url: GatewayOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the demo sources.")] = 2026,
+) -> None:
+    """A Wmo consultant works a case through the gateway: permits, denials, break-the-glass."""
+    import httpx
+
+    from glazenstad.execution.casework import run_scenario
+
+    base = gateway_url or f"http://127.0.0.1:{get_settings().gateway_port}"
+    case = _demo_cases(seed)[0]
+    console.print(f"Casus {case.dossier} via de gateway op {base}\n")
+    try:
+        for number, step in enumerate(run_scenario(base, case), start=1):
+            mark = "[green]✔ toegestaan[/]" if step.permitted else f"[red]✘ {step.status}[/]"
+            console.print(f"[bold]{number}. {step.title}[/]  {mark}")
+            if step.withheld:
+                console.print(f"   weggelaten: {', '.join(step.withheld)}")
+            if step.pseudonymised:
+                console.print(f"   gepseudonimiseerd: {', '.join(step.pseudonymised)}")
+            if step.explanation:
+                console.print(f"   {step.explanation}", highlight=False)
+            if step.rules:
+                console.print(f"   spelregel: {', '.join(step.rules)}")
+            console.print(f"   beslissing: {step.decision_id}\n")
+    except httpx.HTTPError as exc:
+        errors.print(f"The gateway at {base} does not answer ({type(exc).__name__}).")
+        raise typer.Exit(1) from None
+
+
+@simulate_app.command("casework")
+def simulate_casework(
+    rate: Annotated[float, typer.Option(min=0.1, help="Requests per second.")] = 5.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 60.0,
+    gateway_url: GatewayOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the demo sources.")] = 2026,
+) -> None:
+    """Caseworkers' requests through the real gateway, at a steady rate."""
+    from rich.progress import Progress
+
+    from glazenstad.execution.casework import CaseworkLoad
+
+    base = gateway_url or f"http://127.0.0.1:{get_settings().gateway_port}"
+    load = CaseworkLoad(base, _demo_cases(seed), seed=seed)
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"Casework → {base}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = load.run(rate, duration, progress)
+    counts = ", ".join(f"{status}: {n:,}" for status, n in sorted(result.by_status.items()))
+    console.print(f"{result.requests:,} requests in {result.seconds:.1f} s ({counts}).")
+
+
 @pipeline_app.command("sensors")
 def pipeline_sensors(
     client_id: Annotated[

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import Engine
@@ -30,6 +30,7 @@ from glazenstad.register.store import RegisterStore
 from glazenstad.rules.loader import parse_policies
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings
+from glazenstad.sources import Population, create_sources_app, upstreams
 from tests.conftest import DEMO_REGISTER, ROOT, serving
 from tests.logbook.conftest import KEY_2026
 
@@ -227,4 +228,29 @@ def setup(database_url: str, tmp_path: Path, source: Source) -> Iterator[Setup]:
     gateway, settings = make_gateway(database_url, tmp_path, source.url)
     with serving(gateway) as url:
         yield Setup(engine, gateway, url, source, settings)
+    engine.dispose()
+
+
+DEMO_GATEWAY = ROOT / "demo" / "gateway" / "voorbeeldstad.yaml"
+
+
+class Demo(NamedTuple):
+    url: str
+    engine: Engine
+    settings: Settings
+    population: Population
+
+
+@pytest.fixture
+def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    load_demo(engine)
+    sources = create_sources_app()
+    settings = Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
+    with serving(sources) as source_url:
+        gateway = create_gateway(settings, DEMO_GATEWAY, clock=lambda: OFFICE_HOURS)
+        gateway.config.upstreams.update(upstreams(source_url))
+        with serving(gateway) as url:
+            yield Demo(url, engine, settings, sources.state.population)
     engine.dispose()

@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import NamedTuple
-
 import httpx
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from glazenstad.db.engine import make_engine, migrate
-from glazenstad.execution.gateway import create_gateway
+from glazenstad.execution.gateway import load_gateway_config
 from glazenstad.logbook.tables import log_record
 from glazenstad.rules.decisionlog import stored_decision
-from glazenstad.settings import Settings
-from glazenstad.sources import Population, create_sources_app, upstreams
-from tests.conftest import ROOT, serving
-from tests.gateway.conftest import OFFICE_HOURS, ORG, load_demo
-from tests.logbook.conftest import KEY_2026
-
-DEMO = ROOT / "demo" / "gateway" / "voorbeeldstad.yaml"
-
-
-class Demo(NamedTuple):
-    url: str
-    engine: Engine
-    settings: Settings
-    population: Population
-
-
-@pytest.fixture
-def demo(database_url: str, tmp_path: Path) -> Iterator[Demo]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    load_demo(engine)
-    sources = create_sources_app()
-    settings = Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
-    with serving(sources) as source_url:
-        gateway = create_gateway(settings, DEMO, clock=lambda: OFFICE_HOURS)
-        gateway.config.upstreams.update(upstreams(source_url))
-        with serving(gateway) as url:
-            yield Demo(url, engine, settings, sources.state.population)
-    engine.dispose()
+from tests.gateway.conftest import DEMO_GATEWAY as DEMO
+from tests.gateway.conftest import ORG, Demo
 
 
 def test_a_wmo_consultant_breaks_the_glass_and_sees_no_criminal_records(demo: Demo) -> None:
@@ -91,8 +58,6 @@ def test_a_parking_enforcer_may_not_read_benefits(demo: Demo) -> None:
 
 def assigned_cases(demo_run: Demo) -> list[tuple[str, str]]:
     """(BSN, dossier number) of the cases the demo consultant is assigned to."""
-    from glazenstad.execution.gateway import load_gateway_config
-
     client = load_gateway_config(DEMO).client("demo-wmo-consulent")
     assert client is not None
     cases = set(client.case_assignments)
