@@ -20,6 +20,7 @@ from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web import otlp, portal
 from glazenstad.web.api.v1 import logbook as logbook_api
+from glazenstad.web.api.v1 import parking as parking_api
 from glazenstad.web.api.v1 import register as register_api
 from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1 import sensors as sensors_api
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(rules_api.router, prefix=API_PREFIX)
     app.include_router(logbook_api.router, prefix=API_PREFIX)
     app.include_router(sensors_api.router, prefix=API_PREFIX)
+    app.include_router(parking_api.router, prefix=API_PREFIX)
     app.include_router(otlp.router)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
