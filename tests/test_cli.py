@@ -96,3 +96,42 @@ def test_rules_check_test_load_activate(tmp_path: Path) -> None:
     assert activated.exit_code == 0 and "Active for teststad" in activated.output
     listing = runner.invoke(app, ["rules", "versions"])
     assert "active" in listing.output and "ciso" in listing.output
+
+
+def test_parking_simulation_in_process_then_cases_judged_from_the_command_line() -> None:
+    """Without a broker the simulator feeds the pipeline in process; cases are worked by id."""
+    assert runner.invoke(app, ["demo", "--no-serve"]).exit_code == 0
+    # Inside the hours the policy allows scanning.
+    saturday_noon = "2026-11-28T12:00:00+01:00"
+    arguments = ["--rate", "100", "--duration", "0.5", "--start", saturday_noon]
+    simulated = runner.invoke(app, ["simulate", "parking", *arguments, "--unpaid-share", "0.5"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "Sent 50 scans" in simulated.output
+    listed = runner.invoke(app, ["parking", "cases"])
+    assert listed.exit_code == 0
+    case_ids = [line.split()[0] for line in listed.output.splitlines() if "  open" in line]
+    assert len(case_ids) >= 2
+    dismissed = runner.invoke(app, ["parking", "dismiss", case_ids[0], "--reason", "laden-lossen"])
+    assert dismissed.exit_code == 0 and "dismissed (laden-lossen)" in dismissed.output
+    again = runner.invoke(app, ["parking", "confirm", case_ids[0]])
+    assert again.exit_code == 1
+    wrong = runner.invoke(app, ["parking", "dismiss", case_ids[1], "--reason", "zomaar"])
+    assert wrong.exit_code == 1 and "laden-lossen" in wrong.output
+    confirmed = runner.invoke(app, ["parking", "confirm", case_ids[1]])
+    assert confirmed.exit_code == 0 and "confirmed" in confirmed.output
+    assert runner.invoke(app, ["parking", "retention"]).exit_code == 0
+
+
+def test_sensor_simulation_in_process_and_pipeline_needs_a_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert runner.invoke(app, ["demo", "--no-serve"]).exit_code == 0
+    simulated = runner.invoke(
+        app, ["simulate", "sensors", "--rate", "50", "--duration", "0.2", "--unregistered", "1"]
+    )
+    assert simulated.exit_code == 0, simulated.output
+    assert "Sent 10 messages" in simulated.output and "1 from an unregistered" in simulated.output
+    monkeypatch.delenv("GLAZENSTAD_MQTT_URL", raising=False)
+    for pipeline in ("sensors", "parking"):
+        result = runner.invoke(app, ["pipeline", pipeline])
+        assert result.exit_code == 2 and "GLAZENSTAD_MQTT_URL" in result.output

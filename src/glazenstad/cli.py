@@ -52,6 +52,10 @@ simulate_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(simulate_app, name="simulate")
+parking_app = typer.Typer(
+    help="Parking enforcement: cases to judge, retention of scans.", no_args_is_help=True
+)
+app.add_typer(parking_app, name="parking")
 
 console = Console()
 errors = Console(stderr=True)
@@ -357,23 +361,32 @@ def demo(
         rules_load(policy_dir, by="demo", activate=True)
     if no_serve:
         return
-    children = _start_execution(settings.gateway_port) if execution else []
+    children = _start_execution(settings.gateway_port, settings.mqtt_url) if execution else []
+    if execution:
+        from glazenstad.execution.live import start_demo_simulation
+
+        simulation = start_demo_simulation(_engine(), mqtt_url=settings.mqtt_url)
     try:
         serve(host=host, port=port)
     finally:
+        if execution:
+            simulation.set()
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=20)
 
 
-def _start_execution(gateway_port: int) -> list[subprocess.Popen[bytes]]:
-    """The demo sources and the gateway as child processes of `demo` (stopped with it)."""
+def _start_execution(gateway_port: int, mqtt_url: str | None) -> list[subprocess.Popen[bytes]]:
+    """The demo sources, the gateway and (with a broker) the pipelines as child processes of
+    `demo`, stopped with it."""
     command = [sys.executable, "-c", "from glazenstad.cli import app; app()"]
     children = [
         subprocess.Popen([*command, "sources", "--port", "8100"]),
         subprocess.Popen([*command, "gateway", "--port", str(gateway_port)]),
     ]
+    if mqtt_url:
+        children.append(subprocess.Popen([*command, "pipeline", "sensors"]))
     console.print(
         "Demo sources on http://127.0.0.1:8100/, gateway on "
         f"http://127.0.0.1:{gateway_port}/ (docs/gateway.md)"
@@ -790,6 +803,184 @@ def simulate_sensors_command(
         f"Sent {result.published:,} messages from {result.sensors} sensors "
         f"({result.unregistered} from an unregistered sensor)."
     )
+
+
+@pipeline_app.command("parking")
+def pipeline_parking(
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client id: keep it fixed, the session is kept by it.")
+    ] = "glazenstad-parking-pipeline",
+    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+) -> None:
+    """Consume scan-car scans from the broker until Ctrl-C: pseudonymise, check, decide, log."""
+    import signal
+    import threading
+
+    from glazenstad.execution.parking.pipeline import run_parking_pipeline
+
+    settings = get_settings()
+    if not settings.mqtt_url:
+        errors.print("Set GLAZENSTAD_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to run a pipeline.")
+        raise typer.Exit(2)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"Scan pipeline on {settings.mqtt_url} (topics {topic_root}/…); Ctrl-C stops.")
+
+    def progress(stats: Any, totals: Any) -> None:
+        console.print(
+            f"  received {stats.received:,}  acknowledged {stats.acknowledged:,}  "
+            f"paid {totals.paid:,}  unpaid {totals.unpaid:,}  denied {totals.denied:,}",
+            highlight=False,
+        )
+
+    totals = run_parking_pipeline(
+        settings.mqtt_url,
+        _engine(),
+        settings.pseudonymizer(),
+        stop=stop,
+        client_id=client_id,
+        topic_root=topic_root,
+        progress=progress,
+        progress_every=5.0,
+    )
+    console.print(f"Stopped: {totals.stored:,} scans stored.")
+
+
+@simulate_app.command("parking")
+def simulate_parking_command(
+    rate: Annotated[float, typer.Option(min=0.1, help="Scans per second.")] = 10.0,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds to run.")] = 60.0,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Time of the first scan (ISO 8601 with offset; default now)."),
+    ] = None,
+    unpaid_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share without a right.")
+    ] = 0.25,
+    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+) -> None:
+    """Scan cars: to the broker if GLAZENSTAD_MQTT_URL is set, else in process through the
+    same pipeline code."""
+    from datetime import datetime
+
+    from rich.progress import Progress
+
+    from glazenstad.execution.mqtt import MqttPublisher
+    from glazenstad.execution.parking.pipeline import ScanPipeline, in_process_checker
+    from glazenstad.execution.parking.simulate import SimulationProgress, simulate_parking
+    from glazenstad.execution.sensors import InProcessFeed
+
+    settings = get_settings()
+    try:
+        first = datetime.fromisoformat(start) if start else None
+    except ValueError:
+        errors.print(f"--start: not an ISO 8601 time: {start!r}")
+        raise typer.Exit(2) from None
+    if first is not None and first.tzinfo is None:
+        errors.print("--start: give a time zone offset, e.g. 2026-11-30T10:00:00+01:00")
+        raise typer.Exit(2)
+    where = settings.mqtt_url or "the pipeline in process"
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"Scans → {where}", total=None)
+
+        def progress(state: SimulationProgress) -> None:
+            bar.update(task, completed=state.sent, total=state.total)
+
+        options: dict[str, Any] = {
+            "rate": rate,
+            "duration": duration,
+            "start": first,
+            "unpaid_share": unpaid_share,
+            "topic_root": topic_root,
+            "progress": progress,
+        }
+        if settings.mqtt_url:
+            with MqttPublisher(settings.mqtt_url) as publisher:
+                sent = simulate_parking(publisher, **options)
+        else:
+            pipeline = ScanPipeline(_engine(), settings.pseudonymizer(), in_process_checker())
+            feed = InProcessFeed(pipeline.handle, batch_size=100)
+            sent = simulate_parking(feed, **options)
+            feed.flush()
+    console.print(f"Sent {sent:,} scans.")
+
+
+@parking_app.command("retention")
+def parking_retention() -> None:
+    """Delete paid scans and dismissed cases whose retention has passed (never archived)."""
+    from glazenstad.db.base import utcnow
+    from glazenstad.execution.parking.retention import delete_expired
+
+    result = delete_expired(_engine(), now=utcnow())
+    console.print(
+        f"Deleted {result.scans_deleted:,} scans and {result.cases_deleted:,} cases; "
+        f"{result.overdue_left:,} overdue left."
+    )
+
+
+def _scan_pipeline() -> Any:
+    from glazenstad.execution.parking.pipeline import ScanPipeline, in_process_checker
+
+    return ScanPipeline(_engine(), get_settings().pseudonymizer(), in_process_checker())
+
+
+@parking_app.command("cases")
+def parking_cases(
+    organisation: Annotated[str, typer.Option(help="Organisation id.")] = "voorbeeldstad",
+    state: Annotated[str, typer.Option(help="open, confirmed or dismissed.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
+) -> None:
+    """The enforcer's work list: cases (no plates: photo reference and zone)."""
+    from glazenstad.execution.parking.cases import list_cases
+
+    if state not in ("open", "confirmed", "dismissed"):
+        errors.print("--state: one of open, confirmed, dismissed")
+        raise typer.Exit(2)
+    cases = list_cases(_scan_pipeline(), organisation, state, limit)  # type: ignore[arg-type]
+    for case in cases:
+        # One line per case, the id whole: it is what `parking confirm|dismiss` takes.
+        console.print(
+            f"{case.case_id}  {case.zone}  {case.scanned_at.isoformat(timespec='minutes')}  "
+            f"{case.photo_ref or '-'}  {case.state}  {case.reason or ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(f"{len(cases)} case(s) {state}.")
+
+
+@parking_app.command("confirm")
+def parking_confirm(case_id: Annotated[str, typer.Argument(help="Case id.")]) -> None:
+    """Confirm a case: no exception applies (a decision and a log record)."""
+    from glazenstad.execution.parking.cases import CaseDenied, CaseError, confirm_case
+
+    try:
+        case = confirm_case(_scan_pipeline(), case_id)
+    except (CaseError, CaseDenied) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"{case.case_id}: {case.state}")
+
+
+@parking_app.command("dismiss")
+def parking_dismiss(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    reason: Annotated[str, typer.Option(help="laden-lossen, stilstaand-verkeer, ...")],
+) -> None:
+    """Dismiss a case with a reason (loading, standing traffic, ...)."""
+    from glazenstad.execution.parking.cases import (
+        DISMISS_REASONS,
+        CaseDenied,
+        CaseError,
+        dismiss_case,
+    )
+
+    try:
+        case = dismiss_case(_scan_pipeline(), case_id, reason)
+    except (CaseError, CaseDenied) as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"{case.case_id}: {case.state} ({case.reason})")
 
 
 def _print_retention(report: RetentionReport) -> None:
