@@ -365,7 +365,9 @@ def demo(
     if execution:
         from glazenstad.execution.live import start_demo_simulation
 
-        simulation = start_demo_simulation(_engine(), mqtt_url=settings.mqtt_url)
+        simulation = start_demo_simulation(
+            _engine(), settings.pseudonymizer(), mqtt_url=settings.mqtt_url
+        )
     try:
         serve(host=host, port=port)
     finally:
@@ -387,6 +389,7 @@ def _start_execution(gateway_port: int, mqtt_url: str | None) -> list[subprocess
     ]
     if mqtt_url:
         children.append(subprocess.Popen([*command, "pipeline", "sensors"]))
+        children.append(subprocess.Popen([*command, "pipeline", "parking"]))
     console.print(
         "Demo sources on http://127.0.0.1:8100/, gateway on "
         f"http://127.0.0.1:{gateway_port}/ (docs/gateway.md)"
@@ -969,7 +972,6 @@ def parking_dismiss(
 ) -> None:
     """Dismiss a case with a reason (loading, standing traffic, ...)."""
     from glazenstad.execution.parking.cases import (
-        DISMISS_REASONS,
         CaseDenied,
         CaseError,
         dismiss_case,
