@@ -4,12 +4,7 @@ broker restarted mid-stream (every scan the publisher got a PUBACK for is stored
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
 import signal
-import socket
-import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
+from glazenstad.execution.mosquitto import PrivateMosquitto, mosquitto_binary
 from glazenstad.execution.mqtt import MqttConsumer, MqttPublisher
 from glazenstad.execution.parking.pipeline import (
     PipelineTotals,
@@ -35,8 +31,6 @@ from glazenstad.execution.parking.tables import parking_hourly, parking_scan
 from tests.conftest import IN_CI
 from tests.execution.sensorutil import wait_for
 from tests.parking.conftest import CAR, ORG, ZONE, Setup
-
-MOSQUITTO = "/usr/sbin/mosquitto"
 
 
 def _stored(setup: Setup) -> dict[str, int]:
@@ -119,66 +113,14 @@ def _acked(info: mqtt.MQTTMessageInfo) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Broker:
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.directory = directory
-        self.config = directory / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory}/\n"
-            "autosave_interval 1\n"
-            "autosave_on_changes true\n"
-            "max_queued_messages 100000\n"
-            # Started as root, mosquitto would switch to its own user, which cannot write here.
-            + (f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""),
-            encoding="utf-8",
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / "mosquitto.log").open("ab"),
-        )
-        wait_for(self._answers, timeout=10, what="mosquitto to listen")
-
-    def _answers(self) -> bool:
-        assert self.process is not None and self.process.poll() is None, "mosquitto exited"
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-            self.process.wait(10)
-        self.process = None
-
-
 @contextmanager
-def private_broker(tmp_path: Path) -> Iterator[Broker]:
-    if not os.path.exists(MOSQUITTO) or shutil.which(MOSQUITTO) is None:
-        reason = f"{MOSQUITTO} not installed: cannot run a private broker"
+def private_broker(tmp_path: Path) -> Iterator[PrivateMosquitto]:
+    if mosquitto_binary() is None:
+        reason = "mosquitto not installed: cannot run a private broker"
         if IN_CI:
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
-    broker = Broker(tmp_path)
+    broker = PrivateMosquitto(tmp_path)
     broker.start()
     try:
         yield broker
