@@ -1,7 +1,18 @@
-"""Execution: the gateway's cost, measured against calling the same source directly.
+"""Execution: scans per second through Mosquitto, and the gateway against direct calls.
 
     .venv/bin/python -m benchmarks.execution [--seconds 10] [--connections 32]
         [--databases sqlite,postgresql] [--gateway-workers 1]
+        [--scan-databases postgresql] [--scan-target 20000] [--scan-seconds 60]
+        [--capacity-scans 30000] [--skip-gateway] [--skip-scans]
+
+*Scans*: a private Mosquitto (queue limit raised, so nothing is dropped for being queued), the
+scan pipeline as its own process (`glazenstad pipeline parking`) on a fresh database with the
+demo register and policy, and scan cars simulated by this process at QoS 1. First the capacity:
+`--capacity-scans` published at once, timed until all are stored. Then sustained runs of
+`--scan-seconds` at 80% of that capacity and at `--scan-target`, with the backlog (published
+minus stored) sampled every five seconds: a backlog that keeps growing means the rate is not
+sustained. Each scan is three steps (plate written, parking right read, for unpaid scans the
+photo kept), each a decision and a log record.
 
 Starts Voorbeeldstad's demo sources (`glazenstad sources`, one process) and the gateway
 (`glazenstad gateway`) with the demo register and policy on a fresh database, checks that the
@@ -26,18 +37,26 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from benchmarks.http import free_port, run_wrk
 from benchmarks.logbook import BIN, Database
 from glazenstad.db.engine import make_engine, migrate
+from glazenstad.execution.mosquitto import PrivateMosquitto, mosquitto_binary
+from glazenstad.execution.mqtt import MqttPublisher
+from glazenstad.execution.parking.pipeline import scan_topic
+from glazenstad.execution.parking.tables import parking_scan
 from glazenstad.logbook.tables import log_record
 from glazenstad.register.loader import load_register
 from glazenstad.rules.loader import parse_policies
 from glazenstad.rules.store import PolicyStore
+from glazenstad.sources import ZONE_CODES, ParkingRights
 from glazenstad.sources.synthetic import DEFAULT_PERSONS, DEFAULT_SEED, generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,21 +208,218 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path, bsn: str) -
         database.drop()
 
 
+SCAN_ORG = "voorbeeldstad"
+PIPELINE = [str(BIN / "glazenstad"), "pipeline", "parking"]
+# Saturday 28 November 2026, noon in Voorbeeldstad: inside the hours the policy allows scanning.
+SCAN_TIME = datetime(2026, 11, 28, 11, 0, tzinfo=UTC)
+
+
+class ScanSource:
+    """Scan payloads made cheaply at any rate: plates sampled once, ids and times counted up."""
+
+    def __init__(self, topic_root: str, run: str) -> None:
+        rights = ParkingRights.from_seed()
+        self.run = run
+        self.plates = [
+            (zone, plate)
+            for zone in ZONE_CODES
+            for plate in rights.sample_plates(zone, SCAN_TIME, 2_000, seed=7)
+        ]
+        self.topic = scan_topic(SCAN_ORG, "scanauto-bench", topic_root)
+        self.sent = 0
+
+    def publish_next(self, publisher: MqttPublisher) -> None:
+        """Publish the next scan; when the client's queue is full, wait for room (the
+        publisher then falls behind the offered rate, which the figures show)."""
+        payload = self.payload(self.sent)
+        while True:
+            try:
+                publisher.publish(self.topic, payload)
+                break
+            except ConnectionError:
+                time.sleep(0.002)
+        self.sent += 1
+
+    def payload(self, n: int) -> bytes:
+        zone, plate = self.plates[n % len(self.plates)]
+        at = SCAN_TIME + timedelta(milliseconds=n)
+        return (
+            f'{{"scanId":"{self.run}-{n}","plate":"{plate}","zone":"{zone}",'
+            f'"position":{{"lat":52.09,"lon":5.12}},"scannedAt":"{at.isoformat()}"}}'
+        ).encode()
+
+
+def stored_scans(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(parking_scan)).scalar_one())
+
+
+def publish_at(
+    publisher: MqttPublisher, source: ScanSource, rate: float, seconds: float
+) -> Iterator[float]:
+    """Publish at `rate` for `seconds`; yields the elapsed time about every 50 ms."""
+    started = time.monotonic()
+    total = int(rate * seconds)
+    while source.sent < total:
+        due = min(total, int((time.monotonic() - started) * rate))
+        for _ in range(due - source.sent):
+            source.publish_next(publisher)
+        yield time.monotonic() - started
+        time.sleep(0.005)
+
+
+def wait_stored(engine: Engine, count: int, timeout: float) -> tuple[int, float]:
+    """Poll until `count` scans are stored or `timeout` passes; (stored, seconds waited)."""
+    started = time.monotonic()
+    stored = stored_scans(engine)
+    while stored < count and time.monotonic() - started < timeout:
+        time.sleep(0.2)
+        stored = stored_scans(engine)
+    return stored, time.monotonic() - started
+
+
+def sustained(
+    engine: Engine, publisher: MqttPublisher, source: ScanSource, rate: float, seconds: float
+) -> dict[str, Any]:
+    """Offer `rate` scans/s for `seconds`; backlog samples every 5 s, then drain (max 60 s)."""
+    source.sent = 0
+    base = stored_scans(engine)
+    samples: list[tuple[float, int]] = []
+    next_sample = 5.0
+    window_start = time.monotonic()
+    for elapsed in publish_at(publisher, source, rate, seconds):
+        if elapsed >= next_sample:
+            samples.append((elapsed, source.sent - (stored_scans(engine) - base)))
+            next_sample += 5.0
+    published = source.sent
+    stored_in_window = stored_scans(engine) - base
+    window = time.monotonic() - window_start
+    publisher.flush(timeout=120)
+    stored, _ = wait_stored(engine, base + published, 60)
+    growth = (
+        (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+        if len(samples) > 1
+        else 0.0
+    )
+    return {
+        "offered": rate,
+        "published_per_s": published / window,
+        "processed_per_s": stored_in_window / window,
+        "backlog": [b for _, b in samples],
+        "growth_per_s": growth,
+        "left": base + published - stored,
+    }
+
+
+def run_scans(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    database = Database.create(kind, args.postgres, workdir)
+    broker_dir = workdir / f"mosquitto-{kind}"
+    broker_dir.mkdir()
+    broker = PrivateMosquitto(broker_dir, max_queued_messages=100_000_000, save_every_change=False)
+    pipeline: subprocess.Popen[bytes] | None = None
+    try:
+        prepare(database)
+        broker.start()
+        run = f"bench{uuid.uuid4().hex[:8]}"
+        env = {
+            **os.environ,
+            "GLAZENSTAD_DATABASE_URL": database.url,
+            "GLAZENSTAD_DATA_DIR": str(workdir),
+            "GLAZENSTAD_MQTT_URL": broker.url,
+        }
+        pipeline = subprocess.Popen(
+            [*PIPELINE, "--client-id", run, "--topic-root", run],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        engine = make_engine(database.url)
+        source = ScanSource(run, run)
+        with MqttPublisher(broker.url, max_inflight=1000) as publisher:
+            # Until the pipeline's subscription stands, a scan has nowhere to go: re-send one
+            # (the same id: duplicates are harmless) until it is stored.
+            deadline = time.monotonic() + 60
+            while stored_scans(engine) == 0:
+                if time.monotonic() > deadline or pipeline.poll() is not None:
+                    raise SystemExit("the scan pipeline did not start consuming")
+                source.sent = 0
+                source.publish_next(publisher)
+                time.sleep(0.5)
+            source.sent = 1
+            base = stored_scans(engine)
+            started = time.monotonic()
+            while source.sent < args.capacity_scans + 1:
+                source.publish_next(publisher)
+            stored, _ = wait_stored(engine, base + args.capacity_scans, 600)
+            capacity = (stored - base) / (time.monotonic() - started)
+            print(f"[{kind}] capacity {capacity:,.0f} scans/s", flush=True)
+            rates = [round(capacity * 0.8), args.scan_target]
+            runs = [
+                sustained(engine, publisher, ScanSource(run, f"{run}-{n}"), rate, args.scan_seconds)
+                for n, rate in enumerate(rates)
+            ]
+        engine.dispose()
+        return {"database": kind, "capacity": capacity, "runs": runs}
+    finally:
+        if pipeline is not None:
+            stop(pipeline)
+        broker.stop()
+        database.drop()
+
+
+def print_scans(result: dict[str, Any], args: argparse.Namespace) -> None:
+    kind = result["database"]
+    print(
+        f"Scans through Mosquitto into the pipeline ({kind}): capacity "
+        f"{result['capacity']:,.0f} scans/s ({args.capacity_scans:,} published at once)"
+    )
+    print(f"{'offered/s':>10}{'published/s':>13}{'processed/s':>13}  backlog every 5 s")
+    for run in result["runs"]:
+        backlog = " ".join(f"{b:,}" for b in run["backlog"])
+        print(
+            f"{run['offered']:>10,.0f}{run['published_per_s']:>13,.0f}"
+            f"{run['processed_per_s']:>13,.0f}  {backlog}"
+        )
+        verdict = "sustained" if run["growth_per_s"] <= 0.02 * run["offered"] else "grows"
+        print(
+            f"{'':>10}backlog {verdict} ({run['growth_per_s']:+,.0f}/s); "
+            f"{run['left']:,} not stored 60 s after publishing ended"
+        )
+    target = args.scan_target
+    met = any(
+        r["offered"] >= target and r["growth_per_s"] <= 0.02 * r["offered"] for r in result["runs"]
+    )
+    print(f"target {target:,} scans/s sustained: {'met' if met else 'not met'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--scan-databases", default="postgresql")
+    parser.add_argument("--scan-target", type=int, default=20_000)
+    parser.add_argument("--scan-seconds", type=float, default=60)
+    parser.add_argument("--capacity-scans", type=int, default=30_000)
+    parser.add_argument("--skip-gateway", action="store_true")
+    parser.add_argument("--skip-scans", action="store_true")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if not args.skip_gateway and shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
-    bsn = next(iter(generate(DEFAULT_SEED, DEFAULT_PERSONS).persons))
-    results = []
+    if not args.skip_scans and mosquitto_binary() is None:
+        raise SystemExit("mosquitto is not installed: apt-get install mosquitto")
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in args.databases.split(","):
-            results.append(run_database(kind, args, Path(tmp), bsn))
+        if not args.skip_scans:
+            for kind in args.scan_databases.split(","):
+                print_scans(run_scans(kind, args, Path(tmp)), args)
+        if not args.skip_gateway:
+            bsn = next(iter(generate(DEFAULT_SEED, DEFAULT_PERSONS).persons))
+            results = [run_database(k, args, Path(tmp), bsn) for k in args.databases.split(",")]
+            print_gateway(results, args)
+
+
+def print_gateway(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(
         f"Gateway vs direct, wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"{args.gateway_workers} gateway process(es), {os.cpu_count()} cores"

@@ -35,7 +35,17 @@ def _free_port() -> int:
 class PrivateMosquitto:
     """One broker process with its own configuration, persistence and log in `directory`."""
 
-    def __init__(self, directory: Path, *, max_queued_messages: int = 100_000) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_queued_messages: int = 100_000,
+        max_inflight_messages: int = 1_000,
+        save_every_change: bool = True,
+    ) -> None:
+        """`save_every_change` writes the persistence file after every change (what a restart
+        test needs: nothing acknowledged is lost when the broker is killed); without it the
+        broker saves once a minute, as a loaded broker would be configured."""
         binary = mosquitto_binary()
         if binary is None:
             raise FileNotFoundError("mosquitto is not installed")
@@ -43,18 +53,26 @@ class PrivateMosquitto:
         self.port = _free_port()
         self.directory = directory
         self.config = directory / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory}/\n"
-            "autosave_interval 1\n"
-            "autosave_on_changes true\n"
-            f"max_queued_messages {max_queued_messages}\n"
-            # Started as root, mosquitto would switch to its own user, which cannot write here.
-            + (f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""),
-            encoding="utf-8",
+        saving = (
+            "autosave_interval 1\nautosave_on_changes true\n"
+            if save_every_change
+            else "autosave_interval 60\n"
         )
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {directory}/",
+            saving.rstrip("\n"),
+            f"max_queued_messages {max_queued_messages}",
+            # Unacknowledged messages per client: the pipelines acknowledge a whole batch after
+            # its commit, so the broker must let a batch's worth be in flight (default 20).
+            f"max_inflight_messages {max_inflight_messages}",
+        ]
+        if os.geteuid() == 0:
+            # Started as root, mosquitto would switch to its own user, which cannot write here.
+            lines.append(f"user {getpass.getuser()}")
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
