@@ -173,6 +173,7 @@ class MqttConsumer:
         qos: int = 1,
         batch_size: int = 500,
         batch_wait: float = 0.2,
+        batch_idle: float = 0.01,
         session_expiry: int = DEFAULT_SESSION_EXPIRY,
         keepalive: int = 30,
         reconnect_min: int = 1,
@@ -186,14 +187,15 @@ class MqttConsumer:
             raise ValueError("subscribe to at least one topic")
         if qos not in (0, 1, 2):
             raise ValueError("qos must be 0, 1 or 2")
-        if batch_size < 1 or batch_wait <= 0:
-            raise ValueError("batch_size must be at least 1 and batch_wait positive")
+        if batch_size < 1 or batch_wait <= 0 or batch_idle <= 0:
+            raise ValueError("batch_size must be at least 1, batch_wait and batch_idle positive")
         self.address = parse_mqtt_url(url)
         self.client_id = client_id
         self.topics = list(topics)
         self.qos = qos
         self.batch_size = batch_size
         self.batch_wait = batch_wait
+        self.batch_idle = batch_idle
         self.session_expiry = session_expiry
         self.keepalive = keepalive
         self.retry_min = retry_min
@@ -378,8 +380,13 @@ class MqttConsumer:
             self._acknowledge(batch)
 
     def _next_batch(self) -> list[Message] | None:
-        """Up to `batch_size` messages, waiting at most `batch_wait` after the first; None once
-        stopping with nothing left."""
+        """Up to `batch_size` messages, waiting at most `batch_wait` after the first and at most
+        `batch_idle` for each next one; None once stopping with nothing left.
+
+        The idle gap matters: a broker sends only so many unacknowledged messages (Mosquitto's
+        `max_inflight_messages`, 20 by default), and these are acknowledged only after their
+        batch commits, so waiting for a fuller batch would wait for messages that cannot come.
+        """
         try:
             first = self._queue.get(timeout=0.1)
         except queue.Empty:
@@ -391,7 +398,7 @@ class MqttConsumer:
             if remaining <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=remaining))
+                batch.append(self._queue.get(timeout=min(remaining, self.batch_idle)))
             except queue.Empty:
                 break
         return batch
