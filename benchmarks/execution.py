@@ -30,8 +30,10 @@ database and wrk share its cores, as they would on a single small server.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -134,6 +136,26 @@ def gateway_config(workdir: Path, sources: str) -> Path:
     return path
 
 
+def sample_timing(
+    port: int, path: str, headers: dict[str, str], samples: int
+) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each `Server-Timing` part over `samples` requests, one at a time."""
+    parts: dict[str, list[float]] = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    for _ in range(samples):
+        conn.request("GET", path, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        for part in (answer.getheader("server-timing") or "").split(","):
+            name, _, duration = part.strip().partition(";dur=")
+            parts.setdefault(name, []).append(float(duration))
+    conn.close()
+    return {
+        name: (statistics.median(values), statistics.quantiles(values, n=100)[98])
+        for name, values in parts.items()
+    }
+
+
 def run_database(kind: str, args: argparse.Namespace, workdir: Path, bsn: str) -> dict[str, Any]:
     database = Database.create(kind, args.postgres, workdir)
     processes: list[subprocess.Popen[bytes]] = []
@@ -195,12 +217,14 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path, bsn: str) -
         with engine.connect() as conn:
             logged = conn.execute(select(func.count()).select_from(log_record)).scalar_one()
         engine.dispose()
+        timing = sample_timing(gateway_port, f"/brp/personen/{bsn}", headers, args.timing_samples)
         return {
             "database": kind,
             "direct": direct,
             "gateway": through,
             "logged": logged - before,
             "ratio": through["calls_per_s"] / direct["calls_per_s"],
+            "timing": timing,
         }
     finally:
         for process in reversed(processes):
@@ -421,6 +445,7 @@ def main() -> None:
         "--broker-inflight", type=int, default=1_000, help="Mosquitto max_inflight_messages"
     )
     parser.add_argument("--skip-gateway", action="store_true")
+    parser.add_argument("--timing-samples", type=int, default=500)
     parser.add_argument("--skip-scans", action="store_true")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
@@ -458,6 +483,11 @@ def print_gateway(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             f"added p50 {added:.2f} ms, p99 {added99:.2f} ms; "
             f"{result['logged']:,} log records for {result['gateway']['calls_per_s']:,.0f} req/s"
         )
+        timing = "; ".join(
+            f"{name} p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+            for name, (p50, p99) in result["timing"].items()
+        )
+        print(f"{result['database']:<11}one at a time, Server-Timing: {timing}")
 
 
 if __name__ == "__main__":

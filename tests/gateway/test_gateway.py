@@ -47,6 +47,12 @@ def test_permit_forwards_with_trace_context_and_logs_one_record(setup: Setup) ->
     assert answer.status_code == 200, answer.text
     assert answer.json()["burgerservicenummer"] == BSN_A  # reading: no obligations
     decision_id = answer.headers["glazenstad-decision-id"]
+    timing = dict(
+        part.strip().split(";dur=") for part in answer.headers["server-timing"].split(",")
+    )
+    assert set(timing) == {"decide", "source", "log", "gateway"}
+    assert all(float(v) >= 0 for v in timing.values())
+    assert float(timing["log"]) > 0  # the answer waited for its log record's commit
 
     forwarded = setup.source.seen[-1]
     assert "authorization" not in forwarded

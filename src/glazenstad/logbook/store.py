@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -272,11 +272,19 @@ class LogStore:
         self._heads_ready: set[str] = set()
 
     def ingest(
-        self, organisation_id: str, records: Iterable[Any], *, received_at: datetime | None = None
+        self,
+        organisation_id: str,
+        records: Iterable[Any],
+        *,
+        received_at: datetime | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> IngestResult:
         """Validate and store a batch; returns after commit.
 
         Records are raw dicts, LogRecords, or the RecordError a decoder gave for a record.
+        `also` writes rows that must commit in the same transaction as the records (the
+        gateway's decisions: one commit, not two, before an answer may leave); it runs only
+        when at least one record is valid, and again if the transaction is retried.
         """
         result = IngestResult()
         candidates: list[tuple[int, LogRecord]] = []
@@ -310,7 +318,7 @@ class LogStore:
                 careful = conn.dialect.name != "postgresql"
                 for attempt in range(_ATTEMPTS):
                     try:
-                        self._store(conn, organisation_id, batch, received, careful, result)
+                        self._store(conn, organisation_id, batch, received, careful, result, also)
                         break
                     except (IntegrityError, psycopg.errors.UniqueViolation):
                         conn.rollback()
@@ -331,9 +339,12 @@ class LogStore:
         received: datetime,
         careful: bool,
         result: IngestResult,
+        also: Callable[[Connection], None] | None = None,
     ) -> None:
         """Chain and write the batch in one transaction; fills `result` only once committed."""
         self._begin_write(conn)
+        if also is not None:  # before the chain lock: other writers wait less
+            also(conn)
         partition, last_sequence, last_hash = self._lock_head(conn, organisation_id)
         existing = self._existing(conn, organisation_id, batch.records) if careful else {}
         accepted: list[int] = []

@@ -107,6 +107,30 @@ _DROP_RESPONSE = frozenset(
 _log = logging.getLogger("glazenstad.gateway")
 
 
+@dataclass
+class Timing:
+    """Where a request's time went, sent as `Server-Timing` (milliseconds).
+
+    `source` is waiting for the source's answer (its headers), `log` waiting for the commit of
+    decisions and log records; `gateway` is what is left: the gateway's own work, including
+    reading and rewriting an answer with obligations. A browser's developer tools and the
+    benchmark read it.
+    """
+
+    started: float
+    decide: float = 0.0
+    source: float = 0.0
+    log: float = 0.0
+
+    def header(self) -> bytes:
+        total = time.perf_counter() - self.started
+        own = max(0.0, total - self.source - self.log - self.decide)
+        return (
+            f"decide;dur={self.decide * 1000:.3f}, source;dur={self.source * 1000:.3f}, "
+            f"log;dur={self.log * 1000:.3f}, gateway;dur={own * 1000:.3f}"
+        ).encode()
+
+
 class GatewayProblem(Exception):
     """An answer of the gateway itself, as problem+json."""
 
@@ -212,6 +236,7 @@ class Gateway:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.time()
+        timing = Timing(time.perf_counter())
         headers = _headers(scope)
         method: str = scope["method"]
         path: str = scope["path"]
@@ -245,7 +270,9 @@ class Gateway:
             if subject is not None and subject_type is not None
             else None
         )
+        mark = time.perf_counter()
         decisions = self._decide(client, compiled, method, purpose, pseudonym, headers)
+        timing.decide += time.perf_counter() - mark
         main = decisions[0]
         if not main.permitted:
             await self._commit(decisions, [])
@@ -325,6 +352,7 @@ class Gateway:
                 method=method,
             )
 
+        mark = time.perf_counter()
         try:
             response = await self.client().request(
                 method,
@@ -339,6 +367,7 @@ class Gateway:
             raise GatewayProblem(
                 502, "Bron niet bereikbaar", f"De bron '{route.dataset}' gaf geen antwoord."
             ) from None
+        timing.source += time.perf_counter() - mark
         try:
             code = response.status
             status = "Ok" if code < 400 else ("Unset" if code < 500 else "Error")
@@ -351,8 +380,8 @@ class Gateway:
                 subjects = applied.subjects
                 if subject is not None and subject not in subjects:
                     subjects.insert(0, subject)
-                await self._commit(decisions, records(status, subjects))
-                await _send_response(send, response, main.id, content, applied)
+                await self._commit(decisions, records(status, subjects), timing)
+                await _send_response(send, response, main.id, content, timing, applied)
                 return
             if plan.rewrites and code < 400:
                 await self._commit(decisions, records("Error", [subject] if subject else []))
@@ -362,8 +391,8 @@ class Gateway:
                     f"Het antwoord van '{route.dataset}' is geen JSON; de gateway kan de "
                     "verplichtingen van de beslissing niet toepassen en geeft het niet door.",
                 )
-            await self._commit(decisions, records(status, [subject] if subject else []))
-            await _send_response(send, response, main.id, None)
+            await self._commit(decisions, records(status, [subject] if subject else []), timing)
+            await _send_response(send, response, main.id, None, timing)
         finally:
             response.release()
 
@@ -477,9 +506,14 @@ class Gateway:
         rewritten = apply_plan(body, plan, pseudonym, applied)
         return json.dumps(rewritten, ensure_ascii=False).encode("utf-8"), applied
 
-    async def _commit(self, decisions: list[Decision], records: list[LogRecord]) -> None:
+    async def _commit(
+        self, decisions: list[Decision], records: list[LogRecord], timing: Timing | None = None
+    ) -> None:
+        mark = time.perf_counter()
         try:
             await asyncio.wrap_future(self.log.submit(decisions, records))
+            if timing is not None:
+                timing.log += time.perf_counter() - mark
         except LogWriteError:
             _log.error("the gateway log could not be written; request refused")
             raise GatewayProblem(
@@ -558,6 +592,7 @@ async def _send_response(
     response: aiohttp.ClientResponse,
     decision_id: str,
     content: bytes | None,
+    timing: Timing,
     applied: Applied | None = None,
 ) -> None:
     headers = [
@@ -567,6 +602,7 @@ async def _send_response(
         and (content is None or k.lower() not in (b"content-length", b"content-encoding"))
     ]
     headers.append((DECISION_HEADER, decision_id.encode()))
+    headers.append((b"server-timing", timing.header()))
     if applied is not None and applied.withheld:
         headers.append((WITHHELD_HEADER, ", ".join(sorted(applied.withheld)).encode()))
     if applied is not None and applied.pseudonymised:

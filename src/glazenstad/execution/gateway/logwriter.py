@@ -6,8 +6,8 @@ queued, writes the decisions (decision log) and then the log records (logbook, c
 pseudonymised), and releases every request in that batch at once. Under load a batch holds many
 requests, so the cost of a commit is spread over them; when idle a request waits for one write.
 
-Decisions are written before the records that cite them, so a record never names a decision the
-database does not have.
+Decisions are written in the same transaction as the records that cite them, so a record never
+names a decision the database does not have, and a request waits for one commit, not two.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import traceback
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.store import LogStore
@@ -68,13 +68,18 @@ class GatewayLog:
         try:
             rows: list[dict[str, Any]] = [decision_row(d) for ds, _, _ in batch for d in ds]
             records = [r for _, rs, _ in batch for r in rs]
-            if rows:
-                with self.engine.begin() as conn:
+
+            def write_decisions(conn: Connection) -> None:
+                if rows:
                     conn.execute(decision_log.insert(), rows)
-            if records:
-                result = self.logbook.ingest(self.organisation, records)
+
+            if records:  # decisions and records in one transaction: one commit to wait for
+                result = self.logbook.ingest(self.organisation, records, also=write_decisions)
                 if result.rejected:
                     raise LogWriteError(f"the logbook refused a record: {result.rejected[0]}")
+            elif rows:
+                with self.engine.begin() as conn:
+                    write_decisions(conn)
         except BaseException as exc:  # every waiting request must hear about it
             # Type and place only: an exception's message may hold personal data.
             frames = traceback.extract_tb(exc.__traceback__)
