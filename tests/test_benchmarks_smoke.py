@@ -63,14 +63,25 @@ def test_logbook_benchmark_smoke() -> None:
 
 
 def test_execution_benchmark_smoke() -> None:
-    """The gateway benchmark end to end on SQLite: sources, gateway, wrk, the log count."""
-    if shutil.which("wrk") is None:
-        reason = "wrk not installed (apt-get install wrk)"
+    """Both halves in miniature on SQLite: scans through a private Mosquitto into the
+    pipeline, and the gateway against direct calls with wrk."""
+    from glazenstad.execution.mosquitto import mosquitto_binary
+
+    missing = [
+        name
+        for name, found in (("wrk", shutil.which("wrk")), ("mosquitto", mosquitto_binary()))
+        if found is None
+    ]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (Debian packages)"
         if IN_CI:
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
     result = _run(
-        "benchmarks.execution", "--seconds", "1", "--connections", "4", "--databases", "sqlite"
+        "benchmarks.execution",
+        *("--seconds", "1", "--connections", "4", "--databases", "sqlite"),
+        *("--scan-databases", "sqlite", "--capacity-scans", "300", "--scan-seconds", "2"),
+        *("--scan-target", "300", "--timing-samples", "20"),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("sqlite")]
@@ -80,3 +91,7 @@ def test_execution_benchmark_smoke() -> None:
     assert float(gateway[2].replace(",", "")) > 0 and gateway[-1] == "0"
     logged = next(line for line in result.stdout.splitlines() if "log records" in line)
     assert not logged.split("; ")[-1].startswith("0 log records")
+    assert "Server-Timing: decide" in result.stdout
+    capacity = next(line for line in result.stdout.splitlines() if "capacity" in line)
+    assert float(capacity.split("capacity ")[-1].split()[0].replace(",", "")) > 0
+    assert "target 300 scans/s sustained" in result.stdout
