@@ -717,18 +717,14 @@ def simulate_casework(
     console.print(f"{result.requests:,} requests in {result.seconds:.1f} s ({counts}).")
 
 
-@pipeline_app.command("sensors")
-def pipeline_sensors(
-    client_id: Annotated[
-        str, typer.Option(help="MQTT client id: keep it fixed, the session is kept by it.")
-    ] = "glazenstad-sensor-pipeline",
-    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
-) -> None:
-    """Consume sensor measurements from the broker into the database until Ctrl-C."""
+TopicRootOption = Annotated[str, typer.Option(help="First topic level.")]
+ClientIdHelp = "MQTT client id: keep it fixed, the broker keeps the session by it."
+
+
+def _pipeline_stop(name: str, topic_root: str) -> tuple[str, Any]:
+    """The broker URL and a stop event set on Ctrl-C or SIGTERM, for a pipeline command."""
     import signal
     import threading
-
-    from glazenstad.execution.sensors import run_sensor_pipeline
 
     settings = get_settings()
     if not settings.mqtt_url:
@@ -737,7 +733,19 @@ def pipeline_sensors(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    console.print(f"Sensor pipeline on {settings.mqtt_url} (topics {topic_root}/…); Ctrl-C stops.")
+    console.print(f"{name} on {settings.mqtt_url} (topics {topic_root}/…); Ctrl-C stops.")
+    return settings.mqtt_url, stop
+
+
+@pipeline_app.command("sensors")
+def pipeline_sensors(
+    client_id: Annotated[str, typer.Option(help=ClientIdHelp)] = "glazenstad-sensor-pipeline",
+    topic_root: TopicRootOption = "glazenstad",
+) -> None:
+    """Consume sensor measurements from the broker into the database until Ctrl-C."""
+    from glazenstad.execution.sensors import run_sensor_pipeline
+
+    url, stop = _pipeline_stop("Sensor pipeline", topic_root)
 
     def progress(stats: Any, totals: Any) -> None:
         console.print(
@@ -747,7 +755,7 @@ def pipeline_sensors(
         )
 
     totals = run_sensor_pipeline(
-        settings.mqtt_url,
+        url,
         _engine(),
         stop=stop,
         client_id=client_id,
@@ -768,7 +776,7 @@ def simulate_sensors_command(
     history_days: Annotated[
         float, typer.Option(min=0, help="Spread measurement times over this many past days.")
     ] = 0,
-    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+    topic_root: TopicRootOption = "glazenstad",
 ) -> None:
     """Simulate the registered sensors: to the broker if GLAZENSTAD_MQTT_URL is set, else in
     process through the same pipeline code."""
@@ -810,25 +818,13 @@ def simulate_sensors_command(
 
 @pipeline_app.command("parking")
 def pipeline_parking(
-    client_id: Annotated[
-        str, typer.Option(help="MQTT client id: keep it fixed, the session is kept by it.")
-    ] = "glazenstad-parking-pipeline",
-    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+    client_id: Annotated[str, typer.Option(help=ClientIdHelp)] = "glazenstad-parking-pipeline",
+    topic_root: TopicRootOption = "glazenstad",
 ) -> None:
     """Consume scan-car scans from the broker until Ctrl-C: pseudonymise, check, decide, log."""
-    import signal
-    import threading
-
     from glazenstad.execution.parking.pipeline import run_parking_pipeline
 
-    settings = get_settings()
-    if not settings.mqtt_url:
-        errors.print("Set GLAZENSTAD_MQTT_URL (e.g. mqtt://127.0.0.1:1883) to run a pipeline.")
-        raise typer.Exit(2)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    console.print(f"Scan pipeline on {settings.mqtt_url} (topics {topic_root}/…); Ctrl-C stops.")
+    url, stop = _pipeline_stop("Scan pipeline", topic_root)
 
     def progress(stats: Any, totals: Any) -> None:
         console.print(
@@ -838,9 +834,9 @@ def pipeline_parking(
         )
 
     totals = run_parking_pipeline(
-        settings.mqtt_url,
+        url,
         _engine(),
-        settings.pseudonymizer(),
+        get_settings().pseudonymizer(),
         stop=stop,
         client_id=client_id,
         topic_root=topic_root,
@@ -861,7 +857,7 @@ def simulate_parking_command(
     unpaid_share: Annotated[
         float, typer.Option(min=0, max=1, help="Share without a right.")
     ] = 0.25,
-    topic_root: Annotated[str, typer.Option(help="First topic level.")] = "glazenstad",
+    topic_root: TopicRootOption = "glazenstad",
 ) -> None:
     """Scan cars: to the broker if GLAZENSTAD_MQTT_URL is set, else in process through the
     same pipeline code."""

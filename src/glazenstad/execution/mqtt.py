@@ -441,6 +441,27 @@ class MqttConsumer:
                     self.stats.not_acknowledged += 1
 
 
+def consume_until(
+    consumer: MqttConsumer,
+    stop: threading.Event,
+    report: Callable[[ConsumerStats], None] | None = None,
+    every: float = 1.0,
+) -> None:
+    """Run `consumer` until `stop` is set; `report` its figures every `every` s and at the end.
+
+    How the pipelines' commands run: the command sets `stop` on Ctrl-C or SIGTERM.
+    """
+    consumer.start()
+    try:
+        while not stop.wait(every):
+            if report is not None:
+                report(consumer.stats)
+    finally:
+        consumer.stop()
+    if report is not None:
+        report(consumer.stats)
+
+
 class MqttPublisher:
     """A small publisher for simulators and tests: connect, publish (QoS 1 by default), flush.
 

@@ -36,7 +36,8 @@ from sqlalchemy import Engine, func, select
 
 from glazenstad.db.base import utcnow
 from glazenstad.execution.findings import FindingEvent, dialect_insert, record_findings
-from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer
+from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
+from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
 from glazenstad.execution.tables import sensor_measurement
 from glazenstad.register.model import Sensor
 from glazenstad.register.store import RegisterSnapshot, RegisterStore
@@ -152,44 +153,17 @@ class MessageError(ValueError):
 
 
 def _topic_ids(topic: str, root: str) -> tuple[str, str]:
-    prefix = f"{root}/"
-    parts = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
-    if len(parts) != 3 or parts[1] != TOPIC_SEGMENT:
-        raise MessageError(
-            f"topic must be {root}/<organisationId>/{TOPIC_SEGMENT}/<sensorId>",
-            subject=topic,
-        )
-    organisation_id, _segment, sensor_id = parts
-    if not _ID.fullmatch(organisation_id):
-        raise MessageError(
-            "topic: the organisation id must be lowercase letters, digits and hyphens",
-            subject=topic,
-        )
-    if not _ID.fullmatch(sensor_id):
-        raise MessageError(
-            "topic: the sensor id must be lowercase letters, digits and hyphens",
-            organisation_id,
-            subject=topic,
-        )
-    return organisation_id, sensor_id
+    try:
+        return topic_ids(topic, root, TOPIC_SEGMENT, "sensor")
+    except PayloadError as exc:
+        raise MessageError(exc.reason, exc.organisation_id, subject=topic) from None
 
 
 def _measured_at(raw: Any, now: datetime) -> datetime:
-    if not isinstance(raw, str):
-        raise MessageError("measuredAt: must be an ISO 8601 date-time string")
     try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise MessageError(
-            "measuredAt: not an ISO 8601 date-time, e.g. 2026-12-01T10:15:00+01:00"
-        ) from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise MessageError("measuredAt: needs a time zone, e.g. Z or +01:00")
-    moment = moment.astimezone(UTC)
-    if moment > now + MAX_FUTURE:
-        minutes = int(MAX_FUTURE.total_seconds() // 60)
-        raise MessageError(f"measuredAt: more than {minutes} minutes in the future")
-    return moment
+        return moment(raw, "measuredAt", now, MAX_FUTURE)
+    except PayloadError as exc:
+        raise MessageError(exc.reason) from None
 
 
 def _values(raw: Any) -> dict[str, float]:
@@ -227,24 +201,10 @@ def parse_message(
 
 
 def _parse_payload(organisation_id: str, sensor_id: str, payload: bytes, now: datetime) -> Reading:
-    if len(payload) > MAX_PAYLOAD:
-        raise MessageError(f"payload: larger than {MAX_PAYLOAD} bytes")
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise MessageError("payload: not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise MessageError(
-            f"payload: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
-    except RecursionError:
-        raise MessageError("payload: nested too deeply") from None
-    if not isinstance(document, dict):
-        raise MessageError("payload: must be a JSON object with measuredAt and values")
-    unknown = sorted(set(document) - _FIELDS)
-    if unknown:
-        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
-        raise MessageError(f"payload: unknown field {shown} (allowed: measuredAt, values)")
+        document = json_object(payload, MAX_PAYLOAD, _FIELDS)
+    except PayloadError as exc:
+        raise MessageError(exc.reason) from None
     if "measuredAt" not in document:
         raise MessageError("measuredAt: required")
     if "values" not in document:
@@ -491,15 +451,12 @@ def run_sensor_pipeline(
         handler=pipeline.handle,
         batch_size=batch_size,
     )
-    consumer.start()
-    try:
-        while not stop.wait(progress_every):
-            if progress is not None:
-                progress(consumer.stats, pipeline.totals)
-    finally:
-        consumer.stop()
-    if progress is not None:
-        progress(consumer.stats, pipeline.totals)
+
+    def report(stats: ConsumerStats) -> None:
+        if progress is not None:
+            progress(stats, pipeline.totals)
+
+    consume_until(consumer, stop, report, progress_every)
     return pipeline.totals
 
 

@@ -52,7 +52,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from glazenstad.db.base import utcnow
 from glazenstad.execution.findings import FindingEvent, dialect_insert, record_findings
-from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer
+from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
+from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
 from glazenstad.execution.parking.tables import parking_case, parking_hourly, parking_scan
 from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.record import LogRecord
@@ -168,20 +169,10 @@ def encode_scan(
 
 
 def _topic_ids(topic: str, root: str) -> tuple[str, str]:
-    prefix = f"{root}/"
-    parts = topic[len(prefix) :].split("/") if topic.startswith(prefix) else []
-    if len(parts) != 3 or parts[1] != TOPIC_SEGMENT:
-        raise ScanMessageError(f"topic: must be {root}/<organisationId>/{TOPIC_SEGMENT}/<carId>")
-    organisation_id, _segment, car_id = parts
-    if not _ID.fullmatch(organisation_id):
-        raise ScanMessageError(
-            "topic: the organisation id must be lowercase letters, digits and hyphens"
-        )
-    if not _ID.fullmatch(car_id):
-        raise ScanMessageError(
-            "topic: the car id must be lowercase letters, digits and hyphens", organisation_id
-        )
-    return organisation_id, car_id
+    try:
+        return topic_ids(topic, root, TOPIC_SEGMENT, "car")
+    except PayloadError as exc:
+        raise ScanMessageError(exc.reason, exc.organisation_id) from None
 
 
 def _coordinate(raw: Any, name: str, low: float, high: float) -> float:
@@ -222,26 +213,10 @@ def _parse_payload(
     now: datetime,
     normalise: Normaliser | None,
 ) -> Scan:
-    if len(payload) > MAX_PAYLOAD:
-        raise ScanMessageError(f"payload: larger than {MAX_PAYLOAD} bytes")
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ScanMessageError("payload: not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise ScanMessageError(
-            f"payload: not valid JSON (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise ScanMessageError("payload: nested too deeply") from None
-    if not isinstance(document, dict):
-        raise ScanMessageError("payload: must be a JSON object")
-    unknown = sorted(set(document) - _FIELDS)
-    if unknown:
-        shown = ", ".join(repr(name[:40]) for name in unknown[:3])
-        raise ScanMessageError(
-            f"payload: unknown field {shown} (allowed: {', '.join(sorted(_FIELDS))})"
-        )
+        document = json_object(payload, MAX_PAYLOAD, _FIELDS)
+    except PayloadError as exc:
+        raise ScanMessageError(exc.reason) from None
     for name in _REQUIRED:
         if name not in document:
             raise ScanMessageError(f"{name}: required")
@@ -265,21 +240,10 @@ def _parse_payload(
         raise ScanMessageError("position: must be an object with exactly lat and lon")
     latitude = _coordinate(position["lat"], "lat", -90.0, 90.0)
     longitude = _coordinate(position["lon"], "lon", -180.0, 180.0)
-    raw_time = document["scannedAt"]
-    if not isinstance(raw_time, str):
-        raise ScanMessageError("scannedAt: must be an ISO 8601 date-time string")
     try:
-        scanned_at = datetime.fromisoformat(raw_time)
-    except ValueError:
-        raise ScanMessageError(
-            "scannedAt: not an ISO 8601 date-time, e.g. 2026-11-25T10:15:00+01:00"
-        ) from None
-    if scanned_at.tzinfo is None or scanned_at.utcoffset() is None:
-        raise ScanMessageError("scannedAt: needs a time zone, e.g. Z or +01:00")
-    scanned_at = scanned_at.astimezone(UTC)
-    if scanned_at > now + MAX_FUTURE:
-        minutes = int(MAX_FUTURE.total_seconds() // 60)
-        raise ScanMessageError(f"scannedAt: more than {minutes} minutes in the future")
+        scanned_at = moment(document["scannedAt"], "scannedAt", now, MAX_FUTURE)
+    except PayloadError as exc:
+        raise ScanMessageError(exc.reason) from None
     photo_ref = document.get("photoRef")
     if photo_ref is not None and (
         not isinstance(photo_ref, str) or not 0 < len(photo_ref) <= 300 or "\x00" in photo_ref
@@ -819,13 +783,10 @@ def run_parking_pipeline(
         handler=pipeline.handle,
         batch_size=batch_size,
     )
-    consumer.start()
-    try:
-        while not stop.wait(progress_every):
-            if progress is not None:
-                progress(consumer.stats, pipeline.totals)
-    finally:
-        consumer.stop()
-    if progress is not None:
-        progress(consumer.stats, pipeline.totals)
+
+    def report(stats: ConsumerStats) -> None:
+        if progress is not None:
+            progress(stats, pipeline.totals)
+
+    consume_until(consumer, stop, report, progress_every)
     return pipeline.totals
