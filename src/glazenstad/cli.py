@@ -910,10 +910,15 @@ def parking_retention() -> None:
     """Delete paid scans and dismissed cases whose retention has passed (never archived)."""
     from glazenstad.db.base import utcnow
     from glazenstad.execution.parking.retention import delete_expired
+    from glazenstad.logbook.store import LogStore
+    from glazenstad.register.store import RegisterStore
 
-    result = delete_expired(_engine(), now=utcnow())
+    engine = _engine()
+    logbook = LogStore(engine, RegisterStore(engine), get_settings().pseudonymizer())
+    result = delete_expired(engine, now=utcnow(), logbook=logbook)
     console.print(
-        f"Deleted {result.scans_deleted:,} scans and {result.cases_deleted:,} cases; "
+        f"Deleted {result.scans_deleted:,} scans and {result.cases_deleted:,} cases "
+        f"(at most {result.lateness.total_seconds():,.0f} s past their term); "
         f"{result.overdue_left:,} overdue left."
     )
 

@@ -24,7 +24,7 @@ from glazenstad.execution.parking.pipeline import (
     parse_scan,
     scan_topic,
 )
-from glazenstad.execution.parking.retention import delete_expired
+from glazenstad.execution.parking.retention import DELETION_NAME, delete_expired
 from glazenstad.execution.parking.simulate import simulate_parking
 from glazenstad.execution.parking.tables import parking_case, parking_hourly, parking_scan
 from glazenstad.execution.sensors import InProcessFeed
@@ -131,9 +131,20 @@ def test_paid_scan_is_deleted_after_the_register_retention_and_not_before(setup:
 
     early = delete_expired(setup.engine, now=row.delete_after - timedelta(seconds=1))
     assert (early.scans_deleted, _count(setup.engine, parking_scan)) == (0, 1)
-    due = delete_expired(setup.engine, now=row.delete_after)
+    late = timedelta(seconds=90)
+    due = delete_expired(setup.engine, now=row.delete_after + late, logbook=setup.pipeline.logbook)
     assert (due.scans_deleted, due.overdue_left) == (1, 0)
+    assert due.lateness == late  # how late the job ran is measured
+    assert due.by_organisation == {ORG: (1, 0)}
     assert _count(setup.engine, parking_scan) == 0
+    # The deletion is itself logged, without a subject (the plate is gone).
+    with setup.engine.connect() as conn:
+        [deletion] = conn.execute(
+            select(log_record).where(log_record.c.name == DELETION_NAME)
+        ).all()
+    assert deletion.data_subject_pseudonym is None
+    assert deletion.attributes["glazenstad.deleted_scans"] == 1
+    assert deletion.attributes["glazenstad.retention_lateness_s"] == 90
     # Not archived anywhere: no row in any table carries the scan's pseudonym but the logbook's.
     dump = _all_text(setup.engine)
     assert plate not in dump

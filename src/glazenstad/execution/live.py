@@ -27,6 +27,7 @@ from glazenstad.execution.sensors import InProcessFeed, SensorPipeline
 from glazenstad.execution.simulate_sensors import simulate_sensors
 from glazenstad.execution.tables import sensor_measurement
 from glazenstad.logbook.pseudonym import Pseudonymizer
+from glazenstad.logbook.store import LogStore
 from glazenstad.register.store import RegisterStore
 
 _log = logging.getLogger("glazenstad.execution")
@@ -72,6 +73,7 @@ def run_scans(
     engine: Engine, pseudonymizer: Pseudonymizer, *, mqtt_url: str | None, stop: threading.Event
 ) -> None:
     """Fill a week of scans if there are none, then simulate scan cars until `stop` is set."""
+    logbook = LogStore(engine, RegisterStore(engine), pseudonymizer)
     publisher: MqttPublisher | None = None
     feed: InProcessFeed | None = None
     target: Target
@@ -109,7 +111,7 @@ def run_scans(
             )
             if feed is not None:
                 feed.flush()
-            delete_expired(engine, now=utcnow())
+            delete_expired(engine, now=utcnow(), logbook=logbook)
     finally:
         if publisher is not None:
             publisher.close()
