@@ -25,8 +25,7 @@ from glazenstad.rules.tables import decision_log
 
 def decision_row(decision: Decision) -> dict[str, Any]:
     request = decision.request
-    canonical = request.canonical()
-    canonical["context"]["time"] = decision.moment
+    canonical = decision.canonical_input()
     policy = decision.policy
     return {
         "decision_id": decision.id,
@@ -35,7 +34,7 @@ def decision_row(decision: Decision) -> dict[str, Any]:
         "policy_version": policy.context.policy_hash if policy else None,
         "compiled_hash": policy.content_hash if policy else None,
         "engine_version": ENGINE_VERSION,
-        "input_hash": decision.input_hash(),
+        "input_hash": decision.input_hash(canonical),
         "purpose": request.purpose,
         "action": request.action,
         "data_category": request.resource.data_category,
