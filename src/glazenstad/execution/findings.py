@@ -55,7 +55,7 @@ def dialect_insert(conn: Connection, table: Any) -> Any:
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"database {conn.dialect.name!r} is not supported")
+    raise ValueError(f"database {conn.dialect.name!r} is not supported (SQLite or PostgreSQL)")
 
 
 def _merge(events: Iterable[FindingEvent]) -> list[dict[str, Any]]:
