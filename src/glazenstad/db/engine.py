@@ -36,7 +36,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # A bare postgresql:// URL means psycopg 3, the driver we ship.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    # Batch inserts without RETURNING go to psycopg's executemany (pipelined, one short
+    # statement it prepares once) instead of SQLAlchemy's "insertmanyvalues", whose multi-row
+    # statement differs per batch size and is too long for psycopg's query cache: parsing it
+    # again for every batch cost more than the database took to insert the rows.
+    engine.dialect.use_insertmanyvalues_wo_returning = False
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:
