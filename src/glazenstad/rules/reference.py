@@ -7,6 +7,7 @@ produced from this evaluator's trace, so what a person reads is what the rules s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,7 +81,9 @@ def holds(condition: Condition, req: DecisionRequest, moment: float, activity_id
     if isinstance(condition, ConsentRecorded):
         return (activity_id in req.context.consent) == condition.consent_recorded
     if isinstance(condition, InTime):
-        local = datetime.fromtimestamp(moment, UTC).astimezone(TIMEZONE)
+        # A moment is in the second it has reached (floor), as in the compiled engine:
+        # fromtimestamp would round 23:59:59.9999998 up into the next minute, even day.
+        local = datetime.fromtimestamp(math.floor(moment), UTC).astimezone(TIMEZONE)
         minute = local.hour * 60 + local.minute
         start = _minutes(condition.time.start)
         end = _minutes(condition.time.end)
