@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, case, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from glazenstad.db.dialect import dialect_insert
 from glazenstad.execution.tables import execution_finding
 
 MAX_SUBJECT = 200
@@ -47,15 +47,6 @@ class Finding:
     first_seen: datetime
     last_seen: datetime
     count: int
-
-
-def dialect_insert(conn: Connection, table: Any) -> Any:
-    """An INSERT that knows ON CONFLICT, on SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise ValueError(f"database {conn.dialect.name!r} is not supported (SQLite or PostgreSQL)")
 
 
 def _merge(events: Iterable[FindingEvent]) -> list[dict[str, Any]]:

@@ -35,7 +35,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from glazenstad.db.base import utcnow
-from glazenstad.execution.findings import FindingEvent, dialect_insert, record_findings
+from glazenstad.db.dialect import dialect_insert
+from glazenstad.execution.findings import FindingEvent, record_findings
 from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
 from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
 from glazenstad.execution.tables import sensor_measurement

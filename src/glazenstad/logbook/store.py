@@ -28,10 +28,10 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from glazenstad.db.base import utcnow
+from glazenstad.db.dialect import dialect_insert
 from glazenstad.logbook.chain import content_digest, json_text, link, timestamp_text
 from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.record import EPOCH, LogRecord, RecordError, Rejected, parse_record
@@ -535,9 +535,8 @@ class LogStore:
         """
         head = log_chain_head.c
         if organisation_id not in self._heads_ready:
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             conn.execute(
-                insert(log_chain_head)
+                dialect_insert(conn, log_chain_head)
                 .values(
                     [
                         {

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
+from glazenstad.db.dialect import dialect_insert
 from glazenstad.rules.effective import ENGINE_VERSION
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.tables import decision_log
@@ -46,6 +47,25 @@ def decision_row(decision: Decision) -> dict[str, Any]:
         "break_glass": decision.outcome.break_glass,
         "request": canonical,
     }
+
+
+def write_decisions(
+    conn: Connection, rows: list[dict[str, Any]], *, skip_stored: bool = False
+) -> None:
+    """Insert decision rows (from `decision_row`) in the caller's transaction.
+
+    `skip_stored`: rows whose decision id is stored already are left as they are (callers with
+    deterministic decision ids, such as a pipeline handling a redelivered message).
+    """
+    if not rows:
+        return
+    if skip_stored:
+        insert = dialect_insert(conn, decision_log).on_conflict_do_nothing(
+            index_elements=["decision_id"]
+        )
+        conn.execute(insert, rows)
+    else:
+        conn.execute(decision_log.insert(), rows)
 
 
 class _Batch:
@@ -128,7 +148,7 @@ class DecisionLog:
         try:
             if batch.rows:
                 with self.engine.begin() as conn:
-                    conn.execute(decision_log.insert(), batch.rows)
+                    write_decisions(conn, batch.rows)
         except BaseException as exc:  # every waiter must hear about it
             batch.error = exc
         finally:

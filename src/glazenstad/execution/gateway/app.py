@@ -183,7 +183,7 @@ class Gateway:
         self.rules = rules
         self.register = _Register(register, config.organisation)
         self.pseudonymizer = logbook.pseudonymizer
-        self.log = GatewayLog(logbook.engine, logbook, config.organisation)
+        self.log = GatewayLog(logbook, config.organisation)
         self._timeout = timeout
         self._client: aiohttp.ClientSession | None = None
         # Decisions are made for the current moment; a clock can be given to decide as of

@@ -18,13 +18,12 @@ import traceback
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.store import LogStore
-from glazenstad.rules.decisionlog import decision_row
+from glazenstad.rules.decisionlog import decision_row, write_decisions
 from glazenstad.rules.engine import Decision
-from glazenstad.rules.tables import decision_log
 
 _log = logging.getLogger("glazenstad.gateway")
 
@@ -34,8 +33,7 @@ class LogWriteError(RuntimeError):
 
 
 class GatewayLog:
-    def __init__(self, engine: Engine, logbook: LogStore, organisation: str) -> None:
-        self.engine = engine
+    def __init__(self, logbook: LogStore, organisation: str) -> None:
         self.logbook = logbook
         self.organisation = organisation
         self._cond = threading.Condition()
@@ -69,17 +67,16 @@ class GatewayLog:
             rows: list[dict[str, Any]] = [decision_row(d) for ds, _, _ in batch for d in ds]
             records = [r for _, rs, _ in batch for r in rs]
 
-            def write_decisions(conn: Connection) -> None:
-                if rows:
-                    conn.execute(decision_log.insert(), rows)
+            def decisions_too(conn: Connection) -> None:
+                write_decisions(conn, rows)
 
             if records:  # decisions and records in one transaction: one commit to wait for
-                result = self.logbook.ingest(self.organisation, records, also=write_decisions)
+                result = self.logbook.ingest(self.organisation, records, also=decisions_too)
                 if result.rejected:
                     raise LogWriteError(f"the logbook refused a record: {result.rejected[0]}")
             elif rows:
-                with self.engine.begin() as conn:
-                    write_decisions(conn)
+                with self.logbook.engine.begin() as conn:
+                    write_decisions(conn, rows)
         except BaseException as exc:  # every waiting request must hear about it
             # Type and place only: an exception's message may hold personal data.
             frames = traceback.extract_tb(exc.__traceback__)

@@ -43,8 +43,7 @@ from glazenstad.execution.parking.pipeline import (
 from glazenstad.execution.parking.tables import parking_case, parking_scan
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.retention import OUTCOME_ATTRIBUTE
-from glazenstad.rules.decisionlog import decision_row
-from glazenstad.rules.tables import decision_log
+from glazenstad.rules.decisionlog import decision_row, write_decisions
 
 # Why an enforcer dismisses a case (the exceptions the register's description names, and more).
 DISMISS_REASONS: Final = {
@@ -188,7 +187,7 @@ def _judge(
         attributes=attributes,
     )
     with pipeline.engine.begin() as conn:
-        conn.execute(decision_log.insert(), [decision_row(decision)])
+        write_decisions(conn, [decision_row(decision)])
     result = pipeline.logbook.ingest(org, [record])
     if result.rejected:
         raise RuntimeError(f"the logbook refused the record: {result.rejected[0].reason}")

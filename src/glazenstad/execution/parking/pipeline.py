@@ -51,7 +51,8 @@ from sqlalchemy import Connection, Engine, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from glazenstad.db.base import utcnow
-from glazenstad.execution.findings import FindingEvent, dialect_insert, record_findings
+from glazenstad.db.dialect import dialect_insert
+from glazenstad.execution.findings import FindingEvent, record_findings
 from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
 from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
 from glazenstad.execution.parking.tables import parking_case, parking_hourly, parking_scan
@@ -61,12 +62,11 @@ from glazenstad.logbook.retention import OUTCOME_ATTRIBUTE
 from glazenstad.logbook.store import LogStore
 from glazenstad.register.model import KIND_ACTIVITY, ProcessingActivity, entry_uri
 from glazenstad.register.store import OrganisationRegister, RegisterStore
-from glazenstad.rules.decisionlog import decision_row
+from glazenstad.rules.decisionlog import decision_row, write_decisions
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.request import Actor, Context, DecisionRequest, Resource
 from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
-from glazenstad.rules.tables import decision_log
 
 ACTIVITY: Final = "parkeerhandhaving-scanauto"
 ROLE: Final = "parkeerhandhaver"
@@ -668,12 +668,7 @@ class ScanPipeline:
     def _commit(self, work: _Work, findings: list[FindingEvent]) -> None:
         if work.decisions or findings:
             with self.engine.begin() as conn:
-                if work.decisions:
-                    insert = dialect_insert(conn, decision_log)
-                    conn.execute(
-                        insert.on_conflict_do_nothing(index_elements=["decision_id"]),
-                        work.decisions,
-                    )
+                write_decisions(conn, work.decisions, skip_stored=True)
                 record_findings(conn, findings)
         by_org: dict[str, list[LogRecord]] = {}
         for org, record in work.records:
