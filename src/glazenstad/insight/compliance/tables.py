@@ -1,0 +1,3 @@
+"""Tables of insight.compliance."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Data breaches (datalekken) and the reviews of break-the-glass decisions."""

@@ -1,0 +1,3 @@
+"""Tables of insight.incidents."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Signals from execution: staff tell a rule's owner that a rule blocks their work."""

@@ -1,0 +1,3 @@
+"""Tables of insight.signals."""
+
+from __future__ import annotations
