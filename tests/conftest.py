@@ -160,3 +160,24 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def staff_token(user_id: str) -> dict[str, str]:
+    """API headers of a demo member of staff (demo/staff.yaml)."""
+    return {"Authorization": f"Bearer demo-staff-{user_id}"}
+
+
+def login_staff(client: Any, user_id: str) -> None:
+    """Log `client` (a TestClient of the portal) in as a demo member of staff."""
+    import re
+
+    page = client.get("/medewerkers/inloggen")
+    assert page.status_code == 200, page.text
+    match = re.search(r'name="formulier_token" value="([^"]+)"', page.text)
+    assert match, "the staff login form has no form token"
+    response = client.post(
+        "/medewerkers/inloggen",
+        data={"medewerker": user_id, "terug": "/medewerkers", "formulier_token": match.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text

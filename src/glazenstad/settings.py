@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         "configuration, which production mode refuses (its tokens are public).",
     )
     gateway_port: int = Field(default=8001, ge=1, le=65535, description="Port of `gateway`.")
+    staff_directory: Path | None = Field(
+        default=None,
+        description="Staff directory (people, roles, permissions, API token hashes). Empty "
+        "means the demo directory outside production; production then has no staff access.",
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "

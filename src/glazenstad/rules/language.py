@@ -190,6 +190,14 @@ for _model in (Not, AnyOf, AllOf):
     _model.model_rebuild()
 
 
+Owner = Annotated[str, Field(min_length=1, max_length=200)] | None
+
+
+def _absent(value: object) -> bool:
+    """Leave an unset owner out of a dump, so policies without owners keep their content hash."""
+    return value is None
+
+
 class Target(_Strict):
     """Which requests a rule is about; an empty list means any."""
 
@@ -247,6 +255,12 @@ class Rule(_Strict):
         description="Deny rules only: may be set aside in an emergency with a written "
         "justification; the decision is flagged and reviewed.",
     )
+    owner: Owner = Field(
+        default=None,
+        description="The department or role that answers for this rule (and for signals "
+        "about it); defaults to the policy's owner.",
+        exclude_if=_absent,
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
@@ -281,6 +295,12 @@ class Policy(_Strict):
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     purpose_binding: PurposeBinding = Field(default_factory=PurposeBinding)
+    owner: Owner = Field(
+        default=None,
+        description="The department or role that answers for the rules without an owner of "
+        "their own, e.g. Functionaris gegevensbescherming.",
+        exclude_if=_absent,
+    )
     rules: list[Rule] = Field(default_factory=list)
 
     @model_validator(mode="after")

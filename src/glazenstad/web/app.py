@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glazenstad.db.engine import make_engine, migrate
@@ -31,6 +31,7 @@ from glazenstad.web.problems import (
     server_error_handler,
     validation_handler,
 )
+from glazenstad.web.staff import StaffSessions, directory_for
 from glazenstad.web.state import AppState
 
 SECURITY_HEADERS = {
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         lifespan=lifespan,
     )
     app.state.glazenstad = state
+    app.state.staff_directory = directory_for(settings.mode, settings.staff_directory)
+    app.state.staff_sessions = StaffSessions()
     app.include_router(register_api.router, prefix=API_PREFIX)
     app.include_router(rules_api.router, prefix=API_PREFIX)
     app.include_router(logbook_api.router, prefix=API_PREFIX)
@@ -126,6 +129,9 @@ def _portal_or_api(
         if request.url.path.startswith("/api/"):
             return await api_handler(request, exc)
         assert isinstance(exc, StarletteHTTPException)
+        location = (exc.headers or {}).get("Location")
+        if 300 <= exc.status_code < 400 and location:  # e.g. a staff page asks for a login
+            return RedirectResponse(location, status_code=exc.status_code)
         return portal.error_page(request, exc.status_code)
 
     return handler

@@ -321,11 +321,12 @@ def mount(app: FastAPI) -> None:
             vendor_dir(),
             ", ".join(missing),
         )
-    from glazenstad.web.portal import devlogin, metingen, resident
+    from glazenstad.web.portal import devlogin, metingen, resident, stafflogin
 
     app.state.portal_sessions = devlogin.SessionStore()
     app.include_router(router)
     app.include_router(devlogin.router)
     app.include_router(resident.router)
     app.include_router(metingen.router)
+    app.include_router(stafflogin.router)
     app.mount("/static", CachedStaticFiles(directory=str(WEB_DIR / "static")), name="static")

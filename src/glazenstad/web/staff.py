@@ -1,0 +1,387 @@
+"""Who a member of staff is, what they may do, and how the API and portal find out.
+
+Staff and their permissions come from a staff directory: a YAML file the operator keeps next to
+the register (`GLAZENSTAD_STAFF_DIRECTORY`; the demo directory in demo and development mode).
+Permissions are granted to roles in the file, so "what may a privacy officer do" is one
+reviewable line, not a property of each person. API callers present a token whose SHA-256 hash
+is in the file (the file can be versioned without giving access); in the portal, staff start a
+session with the development login (demo and development mode only), until single sign-on with
+the municipality's identity provider takes its place.
+
+Every staff route names the one permission it needs, through `api_staff(...)` or
+`portal_staff(...)`. A member of staff only ever sees their own organisation: a route about
+another organisation answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
+
+from glazenstad.register.yamlsource import Problem, plain, read_documents, validation_problems
+from glazenstad.web.problems import ProblemError
+
+# --- permissions ------------------------------------------------------------------------------
+
+INSIGHT_READ = "insight:read"
+"""Read the policy dashboard, compliance checks and impact results of one's organisation."""
+POLICY_IMPACT = "policy:impact"
+"""Replay recorded decisions against a draft policy version."""
+SIGNALS_FILE = "signals:file"
+"""File a signal about a rule that denied one's own work."""
+SIGNALS_TRIAGE = "signals:triage"
+"""Triage signals about rules whose owner is in the user's `owns`."""
+SIGNALS_TRIAGE_ALL = "signals:triage-all"
+"""Triage every signal of the organisation."""
+INCIDENTS_MANAGE = "incidents:manage"
+"""Register data breaches and record the notification decisions."""
+BREAK_GLASS_REVIEW = "break-glass:review"
+"""Review decisions taken under break-the-glass."""
+REPORTS = "reports:create"
+"""Produce the council report."""
+
+PERMISSIONS: dict[str, str] = {
+    INSIGHT_READ: "Dashboard, naleving en gevolgen van regels bekijken",
+    POLICY_IMPACT: "Gevolgen van een conceptversie van de spelregels doorrekenen",
+    SIGNALS_FILE: "Een signaal uit de uitvoering indienen",
+    SIGNALS_TRIAGE: "Signalen over de eigen regels behandelen",
+    SIGNALS_TRIAGE_ALL: "Alle signalen behandelen",
+    INCIDENTS_MANAGE: "Datalekken registreren en melden",
+    BREAK_GLASS_REVIEW: "Doorbraken van regels (noodtoegang) beoordelen",
+    REPORTS: "De verantwoording aan de gemeenteraad maken",
+}
+"""Every permission, with what it allows in plain Dutch (shown on the staff start page)."""
+
+DEMO_TOKEN_PREFIX = "demo-staff-"
+DEMO_DIRECTORY = Path(__file__).resolve().parents[3] / "demo" / "staff.yaml"
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A member of staff as the application sees them: identity, organisation, permissions."""
+
+    id: str
+    name: str
+    organisation_id: str
+    roles: tuple[str, ...]
+    department: str
+    owns: tuple[str, ...]
+    permissions: frozenset[str]
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+# --- the directory file -----------------------------------------------------------------------
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class StaffDirectoryError(ValueError):
+    """The staff directory file is wrong; `problems` says where."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StaffEntry(_Strict):
+    id: str = Field(pattern=SLUG, description="Shown in audit trails, never the token.")
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str = Field(pattern=SLUG)
+    roles: list[str] = Field(min_length=1)
+    department: str = Field(min_length=1, max_length=200)
+    owns: list[str] = Field(
+        default_factory=list,
+        description="Owners this person answers for, as the register and rules name them.",
+    )
+    token_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="sha256 (hex) of an API token."
+    )
+
+
+class StaffFile(_Strict):
+    kind: str = Field(pattern=r"^staff$")
+    demo: bool = Field(default=False, description="Public demo tokens; production refuses it.")
+    roles: dict[str, list[str]] = Field(description="Role → the permissions it grants.")
+    users: list[StaffEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StaffDirectory:
+    """The staff of an installation, by id and by token hash."""
+
+    users: dict[str, StaffUser]
+    by_token_hash: dict[str, StaffUser]
+    demo: bool
+    source: str
+
+    def user(self, user_id: str) -> StaffUser | None:
+        return self.users.get(user_id)
+
+    def by_token(self, token: str) -> StaffUser | None:
+        return self.by_token_hash.get(token_hash(token))
+
+    def of_organisation(self, organisation_id: str) -> list[StaffUser]:
+        return [u for u in self.users.values() if u.organisation_id == organisation_id]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def empty_directory() -> StaffDirectory:
+    return StaffDirectory(users={}, by_token_hash={}, demo=False, source="")
+
+
+def load_staff_directory(path: Path) -> StaffDirectory:
+    """Read and check a staff directory; raises StaffDirectoryError naming every problem."""
+    relative = path.name
+    if not path.is_file():
+        raise StaffDirectoryError([Problem(str(path), None, None, "no such file")])
+    documents, problems = read_documents(path, relative)
+    if problems:
+        raise StaffDirectoryError(problems)
+    if len(documents) != 1:
+        found = len(documents)
+        raise StaffDirectoryError(
+            [Problem(relative, None, None, f"expected one YAML document, found {found}")]
+        )
+    node, line = documents[0]
+    try:
+        file = StaffFile.model_validate(plain(node))
+    except ValidationError as exc:
+        raise StaffDirectoryError(
+            list(validation_problems(exc, StaffFile, node, relative, line, None))
+        ) from None
+    problems = _problems(file, relative)
+    if problems:
+        raise StaffDirectoryError(problems)
+    users: dict[str, StaffUser] = {}
+    by_hash: dict[str, StaffUser] = {}
+    for entry in file.users:
+        granted = frozenset(p for role in entry.roles for p in file.roles[role])
+        user = StaffUser(
+            id=entry.id,
+            name=entry.name,
+            organisation_id=entry.organisation,
+            roles=tuple(entry.roles),
+            department=entry.department,
+            owns=tuple(entry.owns),
+            permissions=granted,
+        )
+        users[user.id] = user
+        if entry.token_sha256:
+            by_hash[entry.token_sha256] = user
+    return StaffDirectory(users=users, by_token_hash=by_hash, demo=file.demo, source=str(path))
+
+
+def _problems(file: StaffFile, relative: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for role, granted in file.roles.items():
+        for index, permission in enumerate(granted):
+            if permission not in PERMISSIONS:
+                known = ", ".join(PERMISSIONS)
+                problems.append(
+                    Problem(
+                        relative,
+                        None,
+                        f"roles.{role}[{index}]",
+                        f"unknown permission '{permission}' (known: {known})",
+                    )
+                )
+    ids: set[str] = set()
+    hashes: set[str] = set()
+    for index, entry in enumerate(file.users):
+        if entry.id in ids:
+            problems.append(Problem(relative, None, f"users[{index}].id", "id used twice"))
+        ids.add(entry.id)
+        for r_index, role in enumerate(entry.roles):
+            if role not in file.roles:
+                problems.append(
+                    Problem(
+                        relative,
+                        None,
+                        f"users[{index}].roles[{r_index}]",
+                        f"role '{role}' is not defined under roles",
+                    )
+                )
+        if entry.token_sha256:
+            if entry.token_sha256 in hashes:
+                problems.append(
+                    Problem(relative, None, f"users[{index}].token_sha256", "token used twice")
+                )
+            hashes.add(entry.token_sha256)
+    return problems
+
+
+# --- sessions (portal) ------------------------------------------------------------------------
+
+STAFF_SESSION_COOKIE = "gs_medewerker"
+STAFF_SESSION_SECONDS = 8 * 60 * 60  # a working day
+MAX_STAFF_SESSIONS = 10_000
+
+
+class StaffSessions:
+    """Portal sessions of staff in server memory: random id → (user id, expiry)."""
+
+    def __init__(
+        self, lifetime: float = STAFF_SESSION_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.lifetime = lifetime
+        self.clock = clock
+        self._sessions: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, user_id: str) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            now = self.clock()
+            for key in [k for k, (_, exp) in self._sessions.items() if exp <= now]:
+                del self._sessions[key]
+            if len(self._sessions) >= MAX_STAFF_SESSIONS:  # bounded memory: drop the oldest
+                oldest = min(self._sessions, key=lambda k: self._sessions[k][1])
+                del self._sessions[oldest]
+            self._sessions[session_id] = (user_id, now + self.lifetime)
+        return session_id
+
+    def get(self, session_id: str | None) -> str | None:
+        if not session_id:
+            return None
+        with self._lock:
+            found = self._sessions.get(session_id)
+            if found is None:
+                return None
+            if found[1] <= self.clock():
+                del self._sessions[session_id]
+                return None
+            return found[0]
+
+    def end(self, session_id: str | None) -> None:
+        if session_id:
+            with self._lock:
+                self._sessions.pop(session_id, None)
+
+
+# --- request dependencies ---------------------------------------------------------------------
+
+LOGIN_PATH = "/medewerkers/inloggen"
+
+
+def directory_of(request: Request) -> StaffDirectory:
+    directory: StaffDirectory = request.app.state.staff_directory
+    return directory
+
+
+def staff_sessions(request: Request) -> StaffSessions:
+    store: StaffSessions = request.app.state.staff_sessions
+    return store
+
+
+def session_user(request: Request) -> StaffUser | None:
+    """The member of staff logged in to the portal in this browser, if any."""
+    user_id = staff_sessions(request).get(request.cookies.get(STAFF_SESSION_COOKIE))
+    return directory_of(request).user(user_id) if user_id else None
+
+
+def bearer_user(request: Request) -> StaffUser | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return directory_of(request).by_token(token.strip())
+
+
+def api_staff(permission: str) -> Callable[[Request], StaffUser]:
+    """A dependency for API routes: the calling member of staff, who must hold `permission`.
+
+    401 without a known token (with `WWW-Authenticate`, so clients know what to send), 403 when
+    the permission is lacking. A route with an `organisationId` path parameter of another
+    organisation answers 404: staff of one municipality cannot even learn what exists elsewhere.
+    """
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def dependency(request: Request) -> StaffUser:
+        user = bearer_user(request)
+        if user is None:
+            raise ProblemError(
+                401,
+                "Deze vraag vraagt een geldig token van een medewerker "
+                "(Authorization: Bearer <token>).",
+                headers={"WWW-Authenticate": 'Bearer realm="glazenstad"'},
+            )
+        _check(request, user, permission)
+        return user
+
+    return dependency
+
+
+def portal_staff(permission: str) -> Callable[[Request], StaffUser]:
+    """A dependency for staff pages: the logged-in member of staff, holding `permission`.
+
+    Without a session the browser goes to the login page, and back here afterwards.
+    """
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def dependency(request: Request) -> StaffUser:
+        user = session_user(request)
+        if user is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(
+                status_code=303,
+                headers={"Location": f"{LOGIN_PATH}?terug={quote(target, safe='/')}"},
+            )
+        _check(request, user, permission)
+        return user
+
+    return dependency
+
+
+def _check(request: Request, user: StaffUser, permission: str) -> None:
+    organisation = request.path_params.get("organisationId") or request.path_params.get(
+        "organisation_id"
+    )
+    if organisation is not None and organisation != user.organisation_id:
+        raise ProblemError(404, f"Er is geen resource op {request.url.path}.")
+    if not user.can(permission):
+        raise ProblemError(
+            403, f"Hiervoor is het recht '{permission}' nodig ({PERMISSIONS[permission]})."
+        )
+
+
+def directory_for(mode: str, configured: Path | None) -> StaffDirectory:
+    """The staff directory in force: the configured file, or the demo one outside production.
+
+    Production refuses a directory marked `demo: true`: its tokens are published.
+    """
+    if configured is None:
+        return empty_directory() if mode == "production" else load_staff_directory(DEMO_DIRECTORY)
+    directory = load_staff_directory(configured)
+    if mode == "production" and directory.demo:
+        raise StaffDirectoryError(
+            [
+                Problem(
+                    str(configured),
+                    None,
+                    "demo",
+                    "a demo staff directory (public tokens) is refused in production mode",
+                )
+            ]
+        )
+    return directory
