@@ -95,3 +95,46 @@ def test_execution_benchmark_smoke() -> None:
     capacity = next(line for line in result.stdout.splitlines() if "capacity" in line)
     assert float(capacity.split("capacity ")[-1].split()[0].replace(",", "")) > 0
     assert "target 300 scans/s sustained" in result.stdout
+
+
+@pytest.mark.postgres
+def test_compliance_benchmark_smoke() -> None:
+    """The whole check set over a small filled logbook, on both databases."""
+    require_postgres()
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    result = _run("benchmarks.compliance", "--smoke", "--postgres", admin)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = result.stdout.split("compliance checks,")[-1]
+    rows = [line.split() for line in summary.splitlines() if line.startswith(("sqlite", "post"))]
+    assert [r[0] for r in rows] == ["sqlite", "postgresql"]
+    assert all(int(r[1].replace(",", "")) >= 5000 and float(r[6]) > 0 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_impact_benchmark_smoke(database: str) -> None:
+    """Impact replay of a few thousand recorded requests; both replays must count the same."""
+    args = ["benchmarks.impact", "--requests", "3000", "--repeat", "1"]
+    if database == "postgresql":
+        require_postgres()
+        args += ["--database-url", PG_ADMIN_URL]
+    result = _run(*args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "3,000 requests →" in result.stdout
+    assert "both replays count the same: yes" in result.stdout
+    assert "replay from DB (dedup + compiled)" in result.stdout
+
+
+@pytest.mark.postgres
+def test_dashboard_benchmark_smoke() -> None:
+    """Figure queries, dashboard and home page over 20,000 decisions, on both databases."""
+    require_postgres()
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    result = _run("benchmarks.dashboard", "--smoke", "--postgres", admin)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for database in ("sqlite", "postgresql"):
+        assert f"== {database}: 20,000 decision rows ==" in result.stdout
+    assert "pages not measured" not in result.stdout
+    assert result.stdout.count("dashboard_30_days_page_warm_best_s") == 2
+    assert "ix_decision_log_org_time" in result.stdout

@@ -15,6 +15,9 @@ from sqlalchemy import Engine
 
 from glazenstad import __version__
 from glazenstad.db.engine import make_engine, migrate
+from glazenstad.insight.compliance import commands as compliance_commands
+from glazenstad.insight.incidents import commands as incident_commands
+from glazenstad.insight.signals import commands as signal_commands
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
 from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
@@ -56,6 +59,10 @@ parking_app = typer.Typer(
     help="Parking enforcement: cases to judge, retention of scans.", no_args_is_help=True
 )
 app.add_typer(parking_app, name="parking")
+app.add_typer(compliance_commands.app, name="compliance")
+app.add_typer(incident_commands.breaches_app, name="breaches")
+app.add_typer(incident_commands.break_glass_app, name="break-glass")
+app.add_typer(signal_commands.app, name="signals")
 
 console = Console()
 errors = Console(stderr=True)
@@ -566,6 +573,141 @@ def rules_schema(
         sys.stdout.write(text)
 
 
+@rules_app.command("impact")
+def rules_impact(
+    draft: Annotated[str, typer.Option(help="Version hash to replay (or its first 8+ chars).")],
+    since: Annotated[str, typer.Option(help="Start: a date (local day) or ISO 8601 moment.")],
+    until: Annotated[
+        str | None, typer.Option(help="End: a date (that day included) or moment; default now.")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="Organisation (needed only if the hash is ambiguous).")
+    ] = None,
+    examples: Annotated[int, typer.Option(min=0, max=20, help="Examples per kind of change.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Replay the recorded decision requests of a period against a policy version (draft)."""
+    from glazenstad.db.base import utcnow
+    from glazenstad.insight.impact import ImpactError, parse_bound, report_json, run_impact_replay
+    from glazenstad.insight.impact_cli import ProgressBar, find_organisation, print_report
+    from glazenstad.register.store import RegisterStore
+    from glazenstad.rules.service import RulesService
+    from glazenstad.rules.store import PolicyStore
+
+    try:
+        start = parse_bound(since, end=False)
+        end = parse_bound(until, end=True) if until else None
+    except ValueError as exc:
+        errors.print(f"--since/--until: {exc}")
+        raise typer.Exit(2) from None
+    engine = _engine()
+    policies = PolicyStore(engine)
+    try:
+        org = organisation or find_organisation(policies, draft)
+        service = RulesService(RegisterStore(engine), policies)
+        with ProgressBar(console, quiet=as_json) as bar:
+            report = run_impact_replay(
+                engine, service, org, draft, start, end or utcnow(), examples=examples, progress=bar
+            )
+    except ImpactError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        print_report(console, report)
+
+
+@app.command()
+def report(
+    period: Annotated[
+        str | None, typer.Option(help="2026-Q3 (quarter), 2026 (year) or 2026-09 (month).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD), instead of --period.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last day, included (YYYY-MM-DD); with --since.")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="Organisation id (default: the only one in the register).")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option(help="Folder for the HTML and PDF files.", file_okay=False)
+    ] = Path("."),
+    pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print the PDF.")] = True,
+    chromium: Annotated[
+        str | None, typer.Option(help="Browser that prints the PDF (default: chromium on PATH).")
+    ] = None,
+) -> None:
+    """The council report ("verantwoording gegevensverwerking") of a period, as HTML and PDF."""
+    from datetime import date
+
+    from rich.progress import Progress
+
+    from glazenstad.insight.report import STEPS, UnknownOrganisation
+    from glazenstad.insight.report_pdf import PdfError, html_to_pdf
+    from glazenstad.insight.report_period import PeriodError, between, parse_period
+    from glazenstad.register.store import RegisterStore
+    from glazenstad.web.portal.report_html import file_name, make_report, render_report
+
+    try:
+        if (period is None) == (since is None):
+            raise PeriodError("give either --period or --since (with --until)", "")
+        if period is not None:
+            if until is not None:
+                raise PeriodError("--until goes with --since, not with --period", "")
+            chosen = parse_period(period)
+        else:
+            last = date.fromisoformat(until) if until else date.today()
+            chosen = between(date.fromisoformat(since or ""), last)
+    except (PeriodError, ValueError) as exc:
+        errors.print(f"Period: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    engine = _engine()
+    store = RegisterStore(engine)
+    known = sorted(store.snapshot().organisations)
+    org = organisation or (known[0] if len(known) == 1 else None)
+    if org is None or org not in known:
+        listed = ", ".join(known) or "none; load a register first"
+        errors.print(f"Choose an organisation with --organisation ({listed}).")
+        raise typer.Exit(2)
+    output.mkdir(parents=True, exist_ok=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("Report", total=len(STEPS) + (2 if pdf else 1))
+
+        def progress(step: str) -> None:
+            bar.update(task, description=step, completed=STEPS.index(step))
+
+        try:
+            data = make_report(engine, store, org, chosen, progress=progress)
+        except (PeriodError, UnknownOrganisation) as exc:
+            errors.print(f"Period: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        bar.update(task, description="HTML", completed=len(STEPS))
+        html = render_report(data)
+        html_path = output / file_name(data, "html")
+        html_path.write_text(html, encoding="utf-8")
+        pdf_path = output / file_name(data, "pdf")
+        failure: PdfError | None = None
+        if pdf:
+            bar.update(task, description="PDF (Chromium)", completed=len(STEPS) + 1)
+            try:
+                pdf_path.write_bytes(html_to_pdf(html, chromium=chromium))
+            except PdfError as exc:
+                failure = exc
+        bar.update(task, completed=len(STEPS) + (2 if pdf else 1))
+    console.print(f"[bold]{data.organisation_name}[/], {data.period.title} ({data.period.span})")
+    for line in data.summary:
+        console.print(f"  • {line}", markup=False, highlight=False)
+    console.print(f"HTML: {html_path}")
+    if failure is not None:
+        errors.print(f"PDF not written: {failure}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if pdf:
+        console.print(f"PDF:  {pdf_path}")
+
+
 @logbook_app.command("verify")
 def logbook_verify(
     organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
@@ -686,6 +828,13 @@ def casework(
                 console.print(f"   {step.explanation}", highlight=False)
             if step.rules:
                 console.print(f"   spelregel: {', '.join(step.rules)}")
+            signal = step.signal_link(get_settings().effective_public_url)
+            if signal:
+                console.print(
+                    f"   blokkeert dit uw werk? signaal indienen: {signal}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             console.print(f"   beslissing: {step.decision_id}\n")
     except httpx.HTTPError as exc:
         errors.print(f"The gateway at {base} does not answer ({type(exc).__name__}).")
@@ -1039,3 +1188,90 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+peers_app = typer.Typer(
+    help="Figures among peers: publish them or not, and see where the organisation stands.",
+    no_args_is_help=True,
+)
+app.add_typer(peers_app, name="peers")
+
+
+@peers_app.command("show")
+def peers_show(
+    organisation: Annotated[str, typer.Option(help="Organisation id.")] = "voorbeeldstad",
+) -> None:
+    """The organisation's figures, and its standing if it publishes them."""
+    from datetime import UTC, datetime
+
+    from glazenstad.insight.peers.comparison import compare
+    from glazenstad.insight.peers.figures import METRICS
+    from glazenstad.register.store import RegisterStore
+    from glazenstad.web.portal.peers import figure_nl
+
+    engine = _engine()
+    found = compare(engine, RegisterStore(engine).snapshot(), organisation, datetime.now(UTC))
+    if found is None:
+        errors.print(f"--organisation: '{organisation}' is not in the register")
+        raise typer.Exit(2)
+    table = Table(title=f"{found.own.organisation_name}: figures among peers")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    if found.published:
+        for column in ("rank", "median", "best", "worst"):
+            table.add_column(column, justify="right")
+        for s in found.standings:
+            table.add_row(
+                s.metric.label,
+                figure_nl(s.value, s.metric),
+                f"{s.rank} of {s.peers}" if s.rank else "-",
+                figure_nl(s.median, s.metric),
+                figure_nl(s.best, s.metric),
+                figure_nl(s.worst, s.metric),
+            )
+    else:
+        for metric in METRICS:
+            table.add_row(metric.label, figure_nl(found.own.values[metric.key], metric))
+    console.print(table)
+    if not found.published:
+        console.print(
+            f"Not published: {found.peers} organisation(s) publish; publish to see the standing "
+            "(`glazenstad peers publish`)."
+        )
+
+
+def _set_peer_publication(organisation: str, published: bool, by: str, note: str | None) -> None:
+    from glazenstad.insight.peers.publication import MAX_NOTE, set_published
+    from glazenstad.register.store import RegisterStore
+
+    engine = _engine()
+    if RegisterStore(engine).snapshot().organisation(organisation) is None:
+        errors.print(f"--organisation: '{organisation}' is not in the register")
+        raise typer.Exit(2)
+    if note is not None and len(note) > MAX_NOTE:
+        errors.print(f"--note: at most {MAX_NOTE} characters")
+        raise typer.Exit(2)
+    event = set_published(engine, organisation, published, by=by, note=note)
+    state = "publishes" if event.published else "does not publish"
+    since = f"{event.at:%Y-%m-%d %H:%M} UTC"
+    console.print(f"{organisation} {state} its figures among peers (since {since}, by {event.by}).")
+
+
+@peers_app.command("publish")
+def peers_publish(
+    organisation: Annotated[str, typer.Option(help="Organisation id.")],
+    by: Annotated[str, typer.Option(help="Who chooses (for the history).")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Publish the organisation's figures among peers (and see its standing)."""
+    _set_peer_publication(organisation, True, by, note)
+
+
+@peers_app.command("withdraw")
+def peers_withdraw(
+    organisation: Annotated[str, typer.Option(help="Organisation id.")],
+    by: Annotated[str, typer.Option(help="Who chooses (for the history).")],
+    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+) -> None:
+    """Stop publishing the organisation's figures among peers."""
+    _set_peer_publication(organisation, False, by, note)

@@ -170,3 +170,13 @@ def test_production_has_no_development_login(tmp_path: Path) -> None:
         assert client.get("/medewerkers/inloggen").status_code == 404
         url = "/api/v1/organisations/voorbeeldstad/staff-probe"
         assert client.get(url, headers=staff_token("fg")).status_code == 200
+
+
+def test_a_missing_permission_says_which(client: TestClient) -> None:
+    login_staff(client, "wmo-consulent")
+    page = client.get("/medewerkers/vergelijking")
+    assert page.status_code == 403
+    assert "Geen toegang" in page.text and "insight:read" in page.text
+    assert "Formulier verlopen" not in page.text
+    start = client.get("/medewerkers").text
+    assert "/medewerkers/signalen" in start and "/medewerkers/dashboard" not in start

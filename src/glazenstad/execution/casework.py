@@ -47,6 +47,19 @@ class Step:
     def permitted(self) -> bool:
         return 200 <= self.status < 300
 
+    def signal_link(self, portal_url: str) -> str | None:
+        """Where the caseworker tells the rule's owner that this denial blocks her work.
+
+        Only a refusal (403) that names its decision: the signal is filed about that receipt.
+        """
+        if self.status != 403 or not self.decision_id:
+            return None
+        return f"{portal_url.rstrip('/')}{SIGNAL_FORM}?besluit={self.decision_id}"
+
+
+SIGNAL_FORM = "/medewerkers/signalen/nieuw"
+"""The staff portal's form for a signal about a denied decision (`?besluit=<decision id>`)."""
+
 
 @dataclass(frozen=True)
 class Case:

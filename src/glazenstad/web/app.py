@@ -19,14 +19,22 @@ from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web import otlp, portal
+from glazenstad.web.api.v1 import compliance as compliance_api
+from glazenstad.web.api.v1 import figures as figures_api
+from glazenstad.web.api.v1 import impact as impact_api
+from glazenstad.web.api.v1 import incidents as incidents_api
 from glazenstad.web.api.v1 import logbook as logbook_api
 from glazenstad.web.api.v1 import parking as parking_api
+from glazenstad.web.api.v1 import peers as peers_api
 from glazenstad.web.api.v1 import register as register_api
+from glazenstad.web.api.v1 import reports as reports_api
 from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1 import sensors as sensors_api
+from glazenstad.web.api.v1 import signals as signals_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
-from glazenstad.web.openapi import build_openapi
+from glazenstad.web.openapi import openapi_document as built_openapi
 from glazenstad.web.problems import (
+    ProblemError,
     http_handler,
     server_error_handler,
     validation_handler,
@@ -92,13 +100,18 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(logbook_api.router, prefix=API_PREFIX)
     app.include_router(sensors_api.router, prefix=API_PREFIX)
     app.include_router(parking_api.router, prefix=API_PREFIX)
+    app.include_router(peers_api.router, prefix=API_PREFIX)
+    app.include_router(figures_api.router, prefix=API_PREFIX)
+    app.include_router(signals_api.router, prefix=API_PREFIX)
+    app.include_router(compliance_api.router, prefix=API_PREFIX)
+    app.include_router(incidents_api.router, prefix=API_PREFIX)
+    app.include_router(reports_api.router, prefix=API_PREFIX)
+    app.include_router(impact_api.router, prefix=API_PREFIX)
     app.include_router(otlp.router)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi_document() -> JSONResponse:
-        if not hasattr(app.state, "openapi_document"):
-            app.state.openapi_document = build_openapi(app)
-        return JSONResponse(app.state.openapi_document)
+        return JSONResponse(built_openapi(app))
 
     portal.mount(app)
 
@@ -132,7 +145,9 @@ def _portal_or_api(
         location = (exc.headers or {}).get("Location")
         if 300 <= exc.status_code < 400 and location:  # e.g. a staff page asks for a login
             return RedirectResponse(location, status_code=exc.status_code)
-        return portal.error_page(request, exc.status_code)
+        # A missing staff permission says which (a ProblemError); a failed form check does not.
+        reason = exc.detail if isinstance(exc, ProblemError) else None
+        return portal.error_page(request, exc.status_code, reason)
 
     return handler
 

@@ -8,6 +8,7 @@ FastAPI's 422.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
@@ -94,3 +95,34 @@ def _conform(operation: dict[str, Any]) -> None:
             content.pop("application/json", None)
             content.setdefault(PROBLEM_JSON, {"schema": {"$ref": "#/components/schemas/Problem"}})
             response["content"] = content
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The document, built once per application (routes do not change after start-up)."""
+    if not hasattr(app.state, "openapi_document"):
+        app.state.openapi_document = build_openapi(app)
+    document: dict[str, Any] = app.state.openapi_document
+    return document
+
+
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists for an API path, for `Allow` on a 405.
+
+    Read from the document rather than the router, so `Allow` says exactly what clients were
+    told (a path served by separate GET and PUT routes gets both).
+    """
+    if not hasattr(app.state, "openapi_path_patterns"):
+        patterns = []
+        for template, item in openapi_document(app).get("paths", {}).items():
+            regex = re.sub(r"\\\{[^}/]+\\\}", "[^/]+", re.escape(API_PREFIX + template))
+            methods = sorted(m.upper() for m in item if m in _METHODS)
+            patterns.append((re.compile(f"^{regex}$"), methods))
+        app.state.openapi_path_patterns = patterns
+    found: set[str] = set()
+    for pattern, methods in app.state.openapi_path_patterns:
+        if pattern.match(path):
+            found.update(methods)
+    return sorted(found)

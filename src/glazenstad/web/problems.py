@@ -128,9 +128,15 @@ async def http_handler(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Fout")
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"Er is geen resource op {request.url.path}."
-    if exc.status_code == 405 and detail == "Method Not Allowed":
-        detail = f"De methode {request.method} is niet toegestaan op {request.url.path}."
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405 and detail == "Method Not Allowed":
+        from glazenstad.web.openapi import documented_methods  # the document imports us
+
+        detail = f"De methode {request.method} is niet toegestaan op {request.url.path}."
+        allowed = documented_methods(request.app, request.url.path)
+        if allowed:
+            detail = detail[:-1] + f"; gebruik {' of '.join(allowed)}."
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return problem_response(request, exc.status_code, detail, invalid, headers)
 
 

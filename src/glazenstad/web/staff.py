@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
@@ -49,6 +50,8 @@ BREAK_GLASS_REVIEW = "break-glass:review"
 """Review decisions taken under break-the-glass."""
 REPORTS = "reports:create"
 """Produce the council report."""
+PEERS_PUBLISH = "peers:publish"
+"""Choose whether the organisation publishes its figures among peers."""
 
 PERMISSIONS: dict[str, str] = {
     INSIGHT_READ: "Dashboard, naleving en gevolgen van regels bekijken",
@@ -59,6 +62,7 @@ PERMISSIONS: dict[str, str] = {
     INCIDENTS_MANAGE: "Datalekken registreren en melden",
     BREAK_GLASS_REVIEW: "Doorbraken van regels (noodtoegang) beoordelen",
     REPORTS: "De verantwoording aan de gemeenteraad maken",
+    PEERS_PUBLISH: "Kiezen of de gemeente haar cijfers deelt met andere gemeenten",
 }
 """Every permission, with what it allows in plain Dutch (shown on the staff start page)."""
 
@@ -299,25 +303,35 @@ def session_user(request: Request) -> StaffUser | None:
 
 
 def bearer_user(request: Request) -> StaffUser | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    """The member of staff whose token the request carries, if any (no permission check)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return directory_of(request).by_token(token.strip())
 
 
-def api_staff(permission: str) -> Callable[[Request], StaffUser]:
-    """A dependency for API routes: the calling member of staff, who must hold `permission`.
+STAFF_TOKEN = HTTPBearer(
+    auto_error=False,
+    scheme_name="staffToken",
+    description="A staff member's API token; the staff directory holds its SHA-256 hash.",
+)
+"""Declares the scheme in the OpenAPI document of every staff route; the check is ours."""
+
+
+def api_staff(*permissions: str) -> Callable[..., StaffUser]:
+    """A dependency for API routes: the calling member of staff, holding one of `permissions`.
 
     401 without a known token (with `WWW-Authenticate`, so clients know what to send), 403 when
     the permission is lacking. A route with an `organisationId` path parameter of another
     organisation answers 404: staff of one municipality cannot even learn what exists elsewhere.
     """
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
+    _known(permissions)
 
-    def dependency(request: Request) -> StaffUser:
-        user = bearer_user(request)
+    def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(STAFF_TOKEN),
+    ) -> StaffUser:
+        user = directory_of(request).by_token(credentials.credentials) if credentials else None
         if user is None:
             raise ProblemError(
                 401,
@@ -325,19 +339,18 @@ def api_staff(permission: str) -> Callable[[Request], StaffUser]:
                 "(Authorization: Bearer <token>).",
                 headers={"WWW-Authenticate": 'Bearer realm="glazenstad"'},
             )
-        _check(request, user, permission)
+        _check(request, user, permissions)
         return user
 
     return dependency
 
 
-def portal_staff(permission: str) -> Callable[[Request], StaffUser]:
-    """A dependency for staff pages: the logged-in member of staff, holding `permission`.
+def portal_staff(*permissions: str) -> Callable[[Request], StaffUser]:
+    """A dependency for staff pages: the logged-in member of staff, holding one of `permissions`.
 
     Without a session the browser goes to the login page, and back here afterwards.
     """
-    if permission not in PERMISSIONS:
-        raise ValueError(f"unknown permission {permission!r}")
+    _known(permissions)
 
     def dependency(request: Request) -> StaffUser:
         user = session_user(request)
@@ -347,22 +360,29 @@ def portal_staff(permission: str) -> Callable[[Request], StaffUser]:
                 status_code=303,
                 headers={"Location": f"{LOGIN_PATH}?terug={quote(target, safe='/')}"},
             )
-        _check(request, user, permission)
+        _check(request, user, permissions)
         return user
 
     return dependency
 
 
-def _check(request: Request, user: StaffUser, permission: str) -> None:
+def _known(permissions: tuple[str, ...]) -> None:
+    if not permissions:
+        raise ValueError("name at least one permission")
+    for permission in permissions:
+        if permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r}")
+
+
+def _check(request: Request, user: StaffUser, permissions: tuple[str, ...]) -> None:
     organisation = request.path_params.get("organisationId") or request.path_params.get(
         "organisation_id"
     )
     if organisation is not None and organisation != user.organisation_id:
         raise ProblemError(404, f"Er is geen resource op {request.url.path}.")
-    if not user.can(permission):
-        raise ProblemError(
-            403, f"Hiervoor is het recht '{permission}' nodig ({PERMISSIONS[permission]})."
-        )
+    if not any(user.can(p) for p in permissions):
+        needed = " of ".join(f"'{p}' ({PERMISSIONS[p]})" for p in permissions)
+        raise ProblemError(403, f"Hiervoor is het recht {needed} nodig.")
 
 
 def directory_for(mode: str, configured: Path | None) -> StaffDirectory:

@@ -39,6 +39,19 @@ templates.env.filters.update(
     value_kind=views.value_kind,
 )
 templates.env.globals.update(openapi_url=views.OPENAPI_URL, site_name="Glazen Stad")
+
+
+def _staff_member(request: Request) -> Any:
+    """The member of staff logged in in this browser (for the menu); None for everyone else."""
+    from glazenstad.web.staff import session_user
+
+    try:
+        return session_user(request)
+    except AttributeError:  # an application without a staff directory
+        return None
+
+
+templates.env.globals.update(staff_member=_staff_member)
 router = APIRouter(include_in_schema=False)
 STATIC_CACHE_CONTROL = "public, max-age=3600"
 
@@ -121,8 +134,17 @@ def _entry(reg: OrganisationRegister, kind: str, entry_id: str) -> StoredEntry:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
-    organisations = views.organisation_summaries(_snapshot(request))
-    return render(request, "home.html", section="home", organisations=organisations)
+    from glazenstad.web.portal.dashboard import home_figures
+
+    snapshot = _snapshot(request)
+    organisations = views.organisation_summaries(snapshot)
+    return render(
+        request,
+        "home.html",
+        section="home",
+        organisations=organisations,
+        figures=home_figures(request, snapshot),
+    )
 
 
 @router.get("/organisaties/{org_id}", response_class=HTMLResponse)
@@ -287,9 +309,17 @@ def accessibility(request: Request) -> HTMLResponse:
     )
 
 
-def error_page(request: Request, status: int) -> HTMLResponse:
-    """The Dutch page for an HTTP error on a portal address (the API answers problem+json)."""
+def error_page(request: Request, status: int, reason: str | None = None) -> HTMLResponse:
+    """The Dutch page for an HTTP error on a portal address (the API answers problem+json).
+
+    A 403 is a failed form check unless `reason` says which permission was missing.
+    """
     title, text = ERROR_TEXT.get(status, ("Er ging iets mis", "Probeer het later opnieuw."))
+    if status == 403 and reason:
+        title, text = (
+            "Geen toegang",
+            f"{reason} Denkt u dat u dit wel mag? Vraag het uw leidinggevende.",
+        )
     return render(request, "error.html", status_code=status, title=title, text=text, status=status)
 
 
@@ -321,7 +351,14 @@ def mount(app: FastAPI) -> None:
             vendor_dir(),
             ", ".join(missing),
         )
-    from glazenstad.web.portal import devlogin, metingen, resident, stafflogin
+    from glazenstad.web.portal import (
+        compliance,
+        dashboard,
+        devlogin,
+        metingen,
+        resident,
+        stafflogin,
+    )
 
     app.state.portal_sessions = devlogin.SessionStore()
     app.include_router(router)
@@ -329,4 +366,21 @@ def mount(app: FastAPI) -> None:
     app.include_router(resident.router)
     app.include_router(metingen.router)
     app.include_router(stafflogin.router)
+    from glazenstad.web.portal import peers as peer_pages
+
+    app.include_router(peer_pages.router)
+    app.include_router(dashboard.router)
+    app.include_router(compliance.router)
+    from glazenstad.web.portal import signals as signal_pages
+
+    app.include_router(signal_pages.router)
+    from glazenstad.web.portal import report as report_pages
+
+    app.include_router(report_pages.router)
+    from glazenstad.web.portal import incidents as incident_pages
+
+    app.include_router(incident_pages.router)
+    from glazenstad.web.portal import impact as impact_pages
+
+    app.include_router(impact_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(WEB_DIR / "static")), name="static")

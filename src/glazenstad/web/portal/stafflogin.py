@@ -38,7 +38,8 @@ class StaffPage:
     title: str
     href: str
     description: str
-    permission: str
+    permissions: tuple[str, ...]
+    """Any one of these opens the page."""
 
 
 STAFF_PAGES = (
@@ -46,37 +47,49 @@ STAFF_PAGES = (
         "Dashboard",
         "/medewerkers/dashboard",
         "Besluiten, weigeringen, noodtoegang, logboek en bewaartermijnen per verwerking en regel.",
-        staff.INSIGHT_READ,
+        (staff.INSIGHT_READ,),
     ),
     StaffPage(
         "Signalen uit de uitvoering",
         "/medewerkers/signalen",
         "Meldingen van collega's dat een regel hun werk blokkeert, en wat ermee gebeurt.",
-        staff.SIGNALS_FILE,
+        (staff.SIGNALS_FILE, staff.SIGNALS_TRIAGE, staff.SIGNALS_TRIAGE_ALL),
     ),
     StaffPage(
         "Naleving",
         "/medewerkers/naleving",
         "Controles op wat er echt gebeurde, met bewijs en een score per verwerking.",
-        staff.INSIGHT_READ,
+        (staff.INSIGHT_READ,),
     ),
     StaffPage(
         "Gevolgen van een nieuwe versie van de spelregels",
         "/medewerkers/gevolgen",
         "Besluiten uit een periode opnieuw nemen met een conceptversie: wat verandert er?",
-        staff.POLICY_IMPACT,
+        (staff.POLICY_IMPACT,),
     ),
     StaffPage(
         "Datalekken",
         "/medewerkers/datalekken",
         "Datalekken registreren en binnen 72 uur melden bij de Autoriteit Persoonsgegevens.",
-        staff.INCIDENTS_MANAGE,
+        (staff.INCIDENTS_MANAGE,),
     ),
     StaffPage(
         "Noodtoegang beoordelen",
         "/medewerkers/doorbraken",
         "Besluiten waarbij een regel in een noodsituatie is doorbroken, achteraf beoordelen.",
-        staff.BREAK_GLASS_REVIEW,
+        (staff.BREAK_GLASS_REVIEW,),
+    ),
+    StaffPage(
+        "Verantwoording aan de gemeenteraad",
+        "/medewerkers/verantwoording",
+        "Het verslag over een kwartaal of jaar, als webpagina en als PDF.",
+        (staff.REPORTS,),
+    ),
+    StaffPage(
+        "Vergelijking met andere gemeenten",
+        "/medewerkers/vergelijking",
+        "Onze cijfers naast die van gemeenten die ze ook delen; zelf kiezen of we meedoen.",
+        (staff.INSIGHT_READ,),
     ),
 )
 
@@ -189,7 +202,7 @@ def start(request: Request, user: staff.StaffUser = Depends(_any_staff)) -> Resp
         "staff_home.html",
         section="staff",
         user=user,
-        pages=[p for p in STAFF_PAGES if user.can(p.permission)],
+        pages=[p for p in STAFF_PAGES if any(user.can(x) for x in p.permissions)],
         permissions=[staff.PERMISSIONS[p] for p in staff.PERMISSIONS if user.can(p)],
         csrf_field=CSRF_FIELD,
         csrf_token=token,

@@ -174,6 +174,8 @@ def navigation(
             NavItem("Spelregels", spelregels_url(org_id), current == "rules"),
         ]
     items.append(NavItem("Mijn verwerkingen", "/mijn-verwerkingen", current == "mine"))
+    if len(snapshot.organisations) > 1:  # comparing needs more than one organisation
+        items.append(NavItem("Gemeenten vergeleken", "/vergelijking", current == "peers"))
     items.append(NavItem("Toegankelijkheid", "/toegankelijkheid", current == "accessibility"))
     return items
 

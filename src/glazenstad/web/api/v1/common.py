@@ -115,6 +115,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             "description": {
                 400: "Invalid input; `invalidParams` names each field.",
+                401: "No valid staff token (Authorization: Bearer <token>).",
+                403: "The staff member lacks the permission this needs.",
                 404: "The resource does not exist.",
                 406: "The requested representation is not available.",
                 500: "Internal error.",

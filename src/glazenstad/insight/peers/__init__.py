@@ -1,0 +1,1 @@
+"""Where an organisation stands among its peers on a shared installation (opt-in, aggregate)."""
