@@ -4,8 +4,8 @@ Entry points for other parts (CLI, API, portal, dashboard, council report):
 `run_checks(engine, register_store, organisation_id, now)` measures and returns a
 `ComplianceReport`; `store_snapshot` keeps its figures; `score_history` reads them back.
 
-The names are loaded on first use, so importing the package for its command line (the CLI
-imports it at start-up) does not load the checks and what they read.
+The names are loaded on first use, so importing the package for its tables (the migrations
+import every domain's tables) does not load the checks and what they read.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ decision log) and the rule that denied it; whoever answers for that rule takes i
 and closes it: rule changed, explained, or rejected, always with a response. Every step is kept
 in an append-only history. Counts per rule go to the dashboard; aggregate numbers are public.
 
-The names below are loaded on first use, so importing the tables (for migrations) or the
-command line does not load the rules engine.
+The names below are loaded on first use, so importing the tables (for migrations) does not
+load the rules engine.
 """
 
 from __future__ import annotations

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
 from glazenstad import __version__
+from glazenstad.cli import compliance as compliance_commands
+from glazenstad.cli import incidents as incident_commands
+from glazenstad.cli import peers as peer_commands
+from glazenstad.cli import signals as signal_commands
+from glazenstad.cli.common import console, errors, open_engine
 from glazenstad.db.engine import make_engine, migrate
-from glazenstad.insight.compliance import commands as compliance_commands
-from glazenstad.insight.incidents import commands as incident_commands
-from glazenstad.insight.signals import commands as signal_commands
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
 from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
@@ -63,20 +64,17 @@ app.add_typer(compliance_commands.app, name="compliance")
 app.add_typer(incident_commands.breaches_app, name="breaches")
 app.add_typer(incident_commands.break_glass_app, name="break-glass")
 app.add_typer(signal_commands.app, name="signals")
+app.add_typer(peer_commands.app, name="peers")
 
-console = Console()
-errors = Console(stderr=True)
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[3] / "demo"
 DEFAULT_DEMO_REGISTER = DEMO_DIR / "register"
 DEFAULT_DEMO_POLICIES = DEMO_DIR / "policies"
 DEFAULT_DEMO_GATEWAY = DEMO_DIR / "gateway" / "voorbeeldstad.yaml"
 
 
 def _engine() -> Engine:
-    engine = make_engine(get_settings().effective_database_url)
-    migrate(engine)
-    return engine
+    return open_engine()
 
 
 def _report_problems(exc: RegisterValidationError | PolicyValidationError) -> None:
@@ -587,9 +585,9 @@ def rules_impact(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Replay the recorded decision requests of a period against a policy version (draft)."""
+    from glazenstad.cli.impact import ProgressBar, find_organisation, print_report
     from glazenstad.db.base import utcnow
     from glazenstad.insight.impact import ImpactError, parse_bound, report_json, run_impact_replay
-    from glazenstad.insight.impact_cli import ProgressBar, find_organisation, print_report
     from glazenstad.register.store import RegisterStore
     from glazenstad.rules.service import RulesService
     from glazenstad.rules.store import PolicyStore
@@ -1188,90 +1186,3 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-peers_app = typer.Typer(
-    help="Figures among peers: publish them or not, and see where the organisation stands.",
-    no_args_is_help=True,
-)
-app.add_typer(peers_app, name="peers")
-
-
-@peers_app.command("show")
-def peers_show(
-    organisation: Annotated[str, typer.Option(help="Organisation id.")] = "voorbeeldstad",
-) -> None:
-    """The organisation's figures, and its standing if it publishes them."""
-    from datetime import UTC, datetime
-
-    from glazenstad.insight.peers.comparison import compare
-    from glazenstad.insight.peers.figures import METRICS
-    from glazenstad.register.store import RegisterStore
-    from glazenstad.web.portal.peers import figure_nl
-
-    engine = _engine()
-    found = compare(engine, RegisterStore(engine).snapshot(), organisation, datetime.now(UTC))
-    if found is None:
-        errors.print(f"--organisation: '{organisation}' is not in the register")
-        raise typer.Exit(2)
-    table = Table(title=f"{found.own.organisation_name}: figures among peers")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    if found.published:
-        for column in ("rank", "median", "best", "worst"):
-            table.add_column(column, justify="right")
-        for s in found.standings:
-            table.add_row(
-                s.metric.label,
-                figure_nl(s.value, s.metric),
-                f"{s.rank} of {s.peers}" if s.rank else "-",
-                figure_nl(s.median, s.metric),
-                figure_nl(s.best, s.metric),
-                figure_nl(s.worst, s.metric),
-            )
-    else:
-        for metric in METRICS:
-            table.add_row(metric.label, figure_nl(found.own.values[metric.key], metric))
-    console.print(table)
-    if not found.published:
-        console.print(
-            f"Not published: {found.peers} organisation(s) publish; publish to see the standing "
-            "(`glazenstad peers publish`)."
-        )
-
-
-def _set_peer_publication(organisation: str, published: bool, by: str, note: str | None) -> None:
-    from glazenstad.insight.peers.publication import MAX_NOTE, set_published
-    from glazenstad.register.store import RegisterStore
-
-    engine = _engine()
-    if RegisterStore(engine).snapshot().organisation(organisation) is None:
-        errors.print(f"--organisation: '{organisation}' is not in the register")
-        raise typer.Exit(2)
-    if note is not None and len(note) > MAX_NOTE:
-        errors.print(f"--note: at most {MAX_NOTE} characters")
-        raise typer.Exit(2)
-    event = set_published(engine, organisation, published, by=by, note=note)
-    state = "publishes" if event.published else "does not publish"
-    since = f"{event.at:%Y-%m-%d %H:%M} UTC"
-    console.print(f"{organisation} {state} its figures among peers (since {since}, by {event.by}).")
-
-
-@peers_app.command("publish")
-def peers_publish(
-    organisation: Annotated[str, typer.Option(help="Organisation id.")],
-    by: Annotated[str, typer.Option(help="Who chooses (for the history).")],
-    note: Annotated[str | None, typer.Option(help="Why.")] = None,
-) -> None:
-    """Publish the organisation's figures among peers (and see its standing)."""
-    _set_peer_publication(organisation, True, by, note)
-
-
-@peers_app.command("withdraw")
-def peers_withdraw(
-    organisation: Annotated[str, typer.Option(help="Organisation id.")],
-    by: Annotated[str, typer.Option(help="Who chooses (for the history).")],
-    note: Annotated[str | None, typer.Option(help="Why.")] = None,
-) -> None:
-    """Stop publishing the organisation's figures among peers."""
-    _set_peer_publication(organisation, False, by, note)

@@ -10,20 +10,15 @@ imported when a command runs, so `glazenstad --help` stays quick.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from glazenstad.settings import get_settings
+from glazenstad.cli.common import console, fail, open_engine, organisation_of, staff_member
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from glazenstad.insight.incidents.breaches import Breach
-    from glazenstad.register.store import RegisterStore
-    from glazenstad.web.staff import StaffUser
 
 breaches_app = typer.Typer(
     help="Data breaches (datalekken): register, decide on notifying the AP and residents, size.",
@@ -33,8 +28,6 @@ break_glass_app = typer.Typer(
     help="Decisions taken under break-the-glass (noodtoegang): list and review them.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
 
 OrganisationOption = Annotated[
     str | None,
@@ -45,47 +38,6 @@ ByOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(message, highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _engine() -> Engine:
-    from glazenstad.db.engine import make_engine, migrate
-
-    engine = make_engine(get_settings().effective_database_url)
-    migrate(engine)
-    return engine
-
-
-def _organisation(register: RegisterStore, organisation: str | None) -> str:
-    ids = sorted(register.snapshot().organisations)
-    if organisation is not None:
-        if organisation not in ids:
-            _fail(f"--organisation: '{organisation}' staat niet in het register.", 2)
-        return organisation
-    if len(ids) == 1:
-        return ids[0]
-    known = ", ".join(ids) or "geen (laad eerst een register)"
-    _fail(f"--organisation: kies een van: {known}.", 2)
-
-
-def _staff(user_id: str, permission: str) -> StaffUser:
-    from glazenstad.web.staff import PERMISSIONS, StaffDirectoryError, directory_for
-
-    settings = get_settings()
-    try:
-        directory = directory_for(settings.mode, settings.staff_directory)
-    except StaffDirectoryError as exc:
-        _fail(f"medewerkerslijst: {exc}", 2)
-    user = directory.user(user_id)
-    if user is None:
-        _fail(f"--by: '{user_id}' staat niet in de lijst van medewerkers.", 2)
-    if not user.can(permission):
-        _fail(f"--by: {user.name} heeft het recht '{permission}' niet ({PERMISSIONS[permission]}).")
-    return user
-
-
 def _moment(value: str | None, option: str) -> datetime | None:
     from glazenstad.insight.incidents.timing import MomentError, parse_moment
 
@@ -94,7 +46,7 @@ def _moment(value: str | None, option: str) -> datetime | None:
     try:
         return parse_moment(value, field=option)
     except MomentError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
 
 
 def _yes_no(value: str, option: str) -> bool:
@@ -103,7 +55,7 @@ def _yes_no(value: str, option: str) -> bool:
         return True
     if answer in ("no", "nee", "n"):
         return False
-    _fail(f"{option}: antwoord ja of nee (yes or no), niet '{value}'.", 2)
+    fail(f"{option}: antwoord ja of nee (yes or no), niet '{value}'.", 2)
 
 
 def _print_breach(breach: Breach) -> None:
@@ -165,8 +117,8 @@ def breaches_list(
     from glazenstad.insight.incidents import wording as w
     from glazenstad.register.store import RegisterStore
 
-    engine = _engine()
-    org = _organisation(RegisterStore(engine), organisation)
+    engine = open_engine()
+    org = organisation_of(RegisterStore(engine), organisation)
     now = utcnow()
     try:
         found = (
@@ -175,7 +127,7 @@ def breaches_list(
             else br.list_breaches(engine, org, status=status)
         )
     except br.BreachError as exc:
-        _fail(f"--{exc}", 2)
+        fail(f"--{exc}", 2)
     if not found:
         console.print(f"Geen datalekken voor {org}.", highlight=False)
         return
@@ -203,11 +155,11 @@ def breaches_show(
     from glazenstad.insight.incidents import wording as w
     from glazenstad.register.store import RegisterStore
 
-    engine = _engine()
-    org = _organisation(RegisterStore(engine), organisation)
+    engine = open_engine()
+    org = organisation_of(RegisterStore(engine), organisation)
     breach = br.get_breach(engine, org, breach_id)
     if breach is None:
-        _fail(f"Er is geen datalek {breach_id} bij {org}.")
+        fail(f"Er is geen datalek {breach_id} bij {org}.")
     _print_breach(breach)
     if history:
         console.print("Geschiedenis:", highlight=False)
@@ -250,8 +202,8 @@ def breaches_register(
     from glazenstad.register.store import RegisterStore
     from glazenstad.web.staff import INCIDENTS_MANAGE
 
-    user = _staff(by, INCIDENTS_MANAGE)
-    engine = _engine()
+    user = staff_member(by, INCIDENTS_MANAGE)
+    engine = open_engine()
     discovered_at = _moment(discovered, "--discovered")
     assert discovered_at is not None
     facts = br.BreachFacts(
@@ -269,7 +221,7 @@ def breaches_register(
             engine, RegisterStore(engine), user.organisation_id, facts, br.Who(user.id, user.name)
         )
     except _breach_errors() as exc:
-        _fail(_cli_field(exc), 2)
+        fail(_cli_field(exc), 2)
     _print_breach(breach)
 
 
@@ -320,11 +272,11 @@ def breaches_decide(
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.web.staff import INCIDENTS_MANAGE
 
-    user = _staff(by, INCIDENTS_MANAGE)
+    user = staff_member(by, INCIDENTS_MANAGE)
     who = br.Who(user.id, user.name)
     answer = _yes_no(notify, "--notify")
     moment = _moment(notified_at, "--notified-at")
-    engine = _engine()
+    engine = open_engine()
     target = about.strip().lower()
     try:
         if target in ("ap", "autoriteit"):
@@ -340,7 +292,7 @@ def breaches_decide(
             )
         elif target in ("residents", "betrokkenen"):
             if reference is not None:
-                _fail("--reference: alleen bij een melding aan de AP.", 2)
+                fail("--reference: alleen bij een melding aan de AP.", 2)
             breach = br.decide_residents(
                 engine,
                 user.organisation_id,
@@ -351,9 +303,9 @@ def breaches_decide(
                 notified_at=moment,
             )
         else:
-            _fail(f"ABOUT: 'ap' of 'residents' (betrokkenen), niet '{about}'.", 2)
+            fail(f"ABOUT: 'ap' of 'residents' (betrokkenen), niet '{about}'.", 2)
     except _breach_errors() as exc:
-        _fail(_cli_field(exc))
+        fail(_cli_field(exc))
     _print_breach(breach)
 
 
@@ -368,12 +320,12 @@ def breaches_notified(
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.web.staff import INCIDENTS_MANAGE
 
-    user = _staff(by, INCIDENTS_MANAGE)
+    user = staff_member(by, INCIDENTS_MANAGE)
     moment = _moment(at, "--at")
     assert moment is not None
     try:
         breach = br.record_authority_notification(
-            _engine(),
+            open_engine(),
             user.organisation_id,
             breach_id,
             notified_at=moment,
@@ -381,7 +333,7 @@ def breaches_notified(
             by=br.Who(user.id, user.name),
         )
     except _breach_errors() as exc:
-        _fail(_cli_field(exc, notifiedAt="--at"))
+        fail(_cli_field(exc, notifiedAt="--at"))
     _print_breach(breach)
 
 
@@ -395,13 +347,13 @@ def breaches_close(
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.web.staff import INCIDENTS_MANAGE
 
-    user = _staff(by, INCIDENTS_MANAGE)
+    user = staff_member(by, INCIDENTS_MANAGE)
     try:
         breach = br.close_breach(
-            _engine(), user.organisation_id, breach_id, by=br.Who(user.id, user.name), note=note
+            open_engine(), user.organisation_id, breach_id, by=br.Who(user.id, user.name), note=note
         )
     except _breach_errors() as exc:
-        _fail(_cli_field(exc))
+        fail(_cli_field(exc))
     _print_breach(breach)
 
 
@@ -426,20 +378,20 @@ def breaches_size(
     from glazenstad.insight.incidents import wording as w
     from glazenstad.register.store import RegisterStore
 
-    engine = _engine()
-    org = _organisation(RegisterStore(engine), organisation)
+    engine = open_engine()
+    org = organisation_of(RegisterStore(engine), organisation)
     breach = br.get_breach(engine, org, breach_id)
     if breach is None:
-        _fail(f"Er is geen datalek {breach_id} bij {org}.")
+        fail(f"Er is geen datalek {breach_id} bij {org}.")
     window = br.sizing_window(breach, _moment(since, "--from"), _moment(until, "--until"))
     if window is None:
-        _fail("--from: het begin van het datalek is niet bekend; geef --from (en --until).", 2)
+        fail("--from: het begin van het datalek is niet bekend; geef --from (en --until).", 2)
     try:
         result = sizing.affected_data_subjects(
             engine, org, list(activity or breach.activities), window[0], window[1]
         )
     except sizing.SizingError as exc:
-        _fail(f"--{exc}", 2)
+        fail(f"--{exc}", 2)
     console.print(
         f"Logboek van {w.moment_nl(result.since, weekday=False)} tot "
         f"{w.moment_nl(result.until, weekday=False)}:",
@@ -474,8 +426,8 @@ def break_glass_list(
     from glazenstad.insight.incidents import wording as w
     from glazenstad.register.store import RegisterStore
 
-    engine = _engine()
-    org = _organisation(RegisterStore(engine), organisation)
+    engine = open_engine()
+    org = organisation_of(RegisterStore(engine), organisation)
     items, total = rv.list_break_glass(
         engine,
         org,
@@ -511,7 +463,7 @@ def break_glass_review_command(
     from glazenstad.insight.incidents import reviews as rv
     from glazenstad.web.staff import BREAK_GLASS_REVIEW
 
-    user = _staff(by, BREAK_GLASS_REVIEW)
+    user = staff_member(by, BREAK_GLASS_REVIEW)
     verdicts = {
         "terecht": rv.JUSTIFIED,
         "onterecht": rv.UNJUSTIFIED,
@@ -521,7 +473,7 @@ def break_glass_review_command(
     reviewer = rv.Reviewer(user.id, user.name, user.organisation_id, user.roles, user.department)
     try:
         review = rv.record_review(
-            _engine(),
+            open_engine(),
             user.organisation_id,
             decision_id,
             reviewer=reviewer,
@@ -529,9 +481,9 @@ def break_glass_review_command(
             note=note,
         )
     except rv.ReviewError as exc:
-        _fail(f"--{exc}", 2)
+        fail(f"--{exc}", 2)
     except (rv.ReviewNotFound, rv.AlreadyReviewed, rv.SelfReview) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(
         f"{review.decision_id}: {review.verdict} (beoordeeld door {review.reviewer_name})",
         highlight=False,

@@ -12,45 +12,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
+from glazenstad.cli.common import console, errors, open_engine, organisation_of
 from glazenstad.settings import get_settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from glazenstad.register.store import RegisterStore
+    pass
 
 app = typer.Typer(
     help="Measured compliance: checks on what actually happened, scores and their history.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
 
 OrganisationOption = Annotated[
     str | None,
     typer.Option(help="Organisation id (may be left out when the register has only one)."),
 ]
-
-
-def _engine() -> Engine:
-    from glazenstad.db.engine import make_engine, migrate
-
-    engine = make_engine(get_settings().effective_database_url)
-    migrate(engine)
-    return engine
-
-
-def _organisation(register: RegisterStore, organisation: str | None) -> str:
-    if organisation is not None:
-        return organisation
-    ids = sorted(register.snapshot().organisations)
-    if len(ids) == 1:
-        return ids[0]
-    known = ", ".join(ids) or "none (load a register first)"
-    errors.print(f"--organisation: choose one of: {known}", highlight=False)
-    raise typer.Exit(2)
 
 
 def _moment(value: str | None) -> datetime | None:
@@ -85,9 +62,9 @@ def check(
     from glazenstad.register.store import RegisterStore
 
     moment = _moment(at)
-    engine = _engine()
+    engine = open_engine()
     register = RegisterStore(engine)
-    org = _organisation(register, organisation)
+    org = organisation_of(register, organisation)
     try:
         report = run_checks(
             engine, register, org, moment, public_url=get_settings().effective_public_url
@@ -117,8 +94,8 @@ def history(
     from glazenstad.insight.compliance.present import print_history, snapshot_document
     from glazenstad.register.store import RegisterStore
 
-    engine = _engine()
-    org = _organisation(RegisterStore(engine), organisation)
+    engine = open_engine()
+    org = organisation_of(RegisterStore(engine), organisation)
     snapshots = score_history(engine, org, limit=limit)
     if as_json:
         typer.echo(

@@ -8,63 +8,40 @@ imported when a command runs, so `glazenstad --help` stays quick.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from glazenstad.settings import get_settings
+from glazenstad.cli.common import console, fail, open_engine, staff_directory
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from glazenstad.insight.signals import Actor, Signal
 
 app = typer.Typer(
     help="Signals from execution: staff tell a rule's owner that a rule blocks their work.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
 
 ByOption = Annotated[
     str, typer.Option("--by", help="Your id in the staff directory (e.g. wmo-consulent).")
 ]
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(message, highlight=False, markup=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
 def _say(text: str) -> None:
     console.print(text, highlight=False, markup=False, soft_wrap=True)
-
-
-def _engine() -> Engine:
-    from glazenstad.db.engine import make_engine, migrate
-
-    engine = make_engine(get_settings().effective_database_url)
-    migrate(engine)
-    return engine
 
 
 def _actor(user_id: str) -> tuple[Actor, dict[str, str]]:
     """The staff member as a signal actor, and the names of all staff by id (for history)."""
     from glazenstad.web.api.v1.signals import signal_actor
-    from glazenstad.web.staff import StaffDirectoryError, directory_for
 
-    settings = get_settings()
-    try:
-        directory = directory_for(settings.mode, settings.staff_directory)
-    except StaffDirectoryError as exc:
-        _fail(f"staff directory: {exc}", 2)
+    directory = staff_directory()
     user = directory.user(user_id)
     if user is None:
-        _fail(f"--by: '{user_id}' is not in the staff directory", 2)
+        fail(f"--by: '{user_id}' is not in the staff directory", 2)
     actor = signal_actor(user)
     if not actor.works_with_signals:
-        _fail(f"--by: {user.name} may neither file nor triage signals")
+        fail(f"--by: {user.name} may neither file nor triage signals")
     return actor, {u.id: u.name for u in directory.users.values()}
 
 
@@ -107,9 +84,9 @@ def list_signals(
     from glazenstad.web.portal.format import date_nl
 
     if state is not None and state not in workflow.STATES:
-        _fail(f"--state: one of {', '.join(workflow.STATES)}", 2)
+        fail(f"--state: one of {', '.join(workflow.STATES)}", 2)
     actor, names = _actor(by)
-    found = SignalStore(_engine()).search(actor, state=state, rule_id=rule)
+    found = SignalStore(open_engine()).search(actor, state=state, rule_id=rule)
     for signal in found:
         # One line per signal with its ids whole: what `show` and `triage` take.
         _say(
@@ -129,9 +106,9 @@ def show_signal(
 
     actor, names = _actor(by)
     try:
-        signal = SignalStore(_engine()).get(actor, signal_id)
+        signal = SignalStore(open_engine()).get(actor, signal_id)
     except SignalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_signal(signal, names)
 
 
@@ -150,13 +127,13 @@ def file_signal(
     from glazenstad.rules.store import PolicyStore
 
     actor, names = _actor(by)
-    engine = _engine()
+    engine = open_engine()
     register = RegisterStore(engine).snapshot().organisation(actor.organisation_id)
     try:
         decision = denied_decision(engine, PolicyStore(engine), register, actor, decision_id)
         signal = SignalStore(engine).file(actor, decision, rule, text)
     except SignalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_signal(signal, names)
 
 
@@ -176,9 +153,9 @@ def triage_signal(
 
     actor, names = _actor(by)
     try:
-        signal = SignalStore(_engine()).move(actor, signal_id, state, response)
+        signal = SignalStore(open_engine()).move(actor, signal_id, state, response)
     except SignalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _print_signal(signal, names)
 
 
@@ -189,7 +166,7 @@ def figures(
     """The public figures: how many signals, and what became of them (numbers only)."""
     from glazenstad.insight.signals import public_signal_figures, workflow
 
-    found = public_signal_figures(_engine(), organisation)
+    found = public_signal_figures(open_engine(), organisation)
     _say(
         f"Signalen van {organisation}: {found.total} ({found.open} open, {found.handled} afgerond)"
     )
