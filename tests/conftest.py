@@ -134,18 +134,27 @@ def mqtt_topic_root() -> str:
     return f"gs-test-{uuid.uuid4().hex[:12]}"
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a free port in a thread; yields its base URL."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Any, port: int = 0) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a port in a thread; yields its base URL.
+
+    `port` 0 takes a free one; pass `free_port()` when the app must know its URL beforehand.
+    """
     import threading
     import time
 
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

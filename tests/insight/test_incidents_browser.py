@@ -8,11 +8,9 @@ break-the-glass decision. Every page on the way, errors included, is checked.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,7 +18,15 @@ import pytest
 from glazenstad.db.engine import make_engine
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
+from tests.browser import (
+    Visitor,
+    check_loaded,
+    log_in_staff,
+    require_assets,
+    screenshots,
+    submit,
+    visiting,
+)
 from tests.conftest import serving
 from tests.insight.test_incidents_support import (
     MARCH_2,
@@ -28,25 +34,13 @@ from tests.insight.test_incidents_support import (
     load_demo,
     record_decisions,
 )
-from tests.portal.test_portal_browser import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NODE_MODULES,
-    Visitor,
-    _check_loaded,
-    _missing,
-)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
-    try:
-        build_assets(NODE_MODULES, vendor_dir())
-    except MissingAssetError as exc:
-        _missing(str(exc))
+    require_assets()
     data_dir = tmp_path_factory.mktemp("incidents-browser")
     url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
     app = create_app(Settings(database_url=url, data_dir=data_dir, mode="demo"))
@@ -62,41 +56,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
 
 @pytest.fixture(scope="module")
 def visitor(server: tuple[str, list[str]]) -> Iterator[Visitor]:
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    if not AXE.exists():
-        _missing(f"{AXE} not found (run `npm ci`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-        requests: list[str] = []
-        context.on("request", lambda request: requests.append(request.url))
-        context.add_init_script(path=str(AXE))
-        context.add_init_script(
-            "window.__csp = [];"
-            "document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-        )
-        try:
-            yield Visitor(context.new_page(), requests, [])
-        finally:
-            context.close()
-            browser.close()
-
-
-def login(page: Any, base: str, user: str) -> None:
-    page.goto(f"{base}/medewerkers/inloggen", wait_until="load")
-    page.get_by_label("Medewerker").select_option(user)
-    with page.expect_navigation(wait_until="load"):
-        page.get_by_role("button", name="Inloggen").click()
-
-
-def submit(page: Any, name: str) -> Any:
-    with page.expect_navigation(wait_until="load") as navigation:
-        page.get_by_role("button", name=name).click()
-    return navigation.value
+    with visiting() as visitor:
+        yield visitor
 
 
 def test_breach_and_review_pages_in_the_browser(
@@ -105,12 +66,12 @@ def test_breach_and_review_pages_in_the_browser(
     base, decisions = server
     page = visitor.page
     report: list[str] = []
-    shots = Path(os.environ.get("PORTAL_SCREENSHOTS") or str(tmp_path))
+    shots = screenshots(tmp_path)
 
     def check(name: str) -> None:
-        report.extend(f"{name}: {problem}" for problem in _check_loaded(visitor))
+        report.extend(f"{name}: {problem}" for problem in check_loaded(visitor))
 
-    login(page, base, "fg")
+    log_in_staff(page, base, "fg")
     page.goto(f"{base}/medewerkers/datalekken", wait_until="load")
     check("datalekken (leeg)")
     page.get_by_role("link", name="Een datalek registreren").click()
@@ -156,7 +117,7 @@ def test_breach_and_review_pages_in_the_browser(
     page.goto(f"{base}/medewerkers/datalekken", wait_until="load")
     check("datalekken")
 
-    login(page, base, "teamleider-sociaal-domein")
+    log_in_staff(page, base, "teamleider-sociaal-domein")
     page.goto(f"{base}/medewerkers/doorbraken", wait_until="load")
     check("noodtoegang (lijst)")
     page.goto(f"{base}/medewerkers/doorbraken/{decisions[0]}", wait_until="load")

@@ -112,3 +112,19 @@ def test_command_line(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Non
         assert "does not publish" in withdrawn.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_too_long_note_points_at_the_note_and_keeps_it(portal: TestClient) -> None:
+    login_staff(portal, "fg")
+    page = portal.get("/medewerkers/vergelijking")
+    refused = portal.post(
+        "/medewerkers/vergelijking",
+        data={
+            "delen": "ja",
+            "toelichting": "lang " * 300,
+            "formulier_token": _form_token(page.text),
+        },
+    )
+    assert refused.status_code == 400
+    assert 'href="#toelichting"' in refused.text and 'id="toelichting-fout"' in refused.text
+    assert "lang lang lang" in refused.text  # what was typed is not lost

@@ -7,7 +7,6 @@ inline stylesheet must apply (allowed by hash) and nothing may be blocked or fet
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +15,17 @@ import pytest
 
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
+from tests.browser import (
+    Visitor,
+    axe_problems,
+    check_loaded,
+    log_in_staff,
+    require_assets,
+    screenshots,
+    visiting,
+)
 from tests.conftest import serving
 from tests.insight.report_setup import PERIOD_KEY, written_database
-from tests.portal.test_portal_browser import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NODE_MODULES,
-    Visitor,
-    _axe,
-    _check_loaded,
-    _missing,
-)
 
 pytestmark = pytest.mark.browser
 PAGE = "/medewerkers/verantwoording"
@@ -36,10 +33,7 @@ PAGE = "/medewerkers/verantwoording"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        build_assets(NODE_MODULES, vendor_dir())
-    except MissingAssetError as exc:
-        _missing(str(exc))
+    require_assets()
     written = written_database(tmp_path_factory.mktemp("report-browser"), every=6)
     app = create_app(Settings(database_url=written.url, data_dir=written.folder, mode="demo"))
     with serving(app) as base:
@@ -48,61 +42,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def visitor(server: str) -> Iterator[Visitor]:
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    if not AXE.exists():
-        _missing(f"{AXE} not found (run `npm ci`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-        requests: list[str] = []
-        context.on("request", lambda request: requests.append(request.url))
-        context.add_init_script(path=str(AXE))
-        context.add_init_script(
-            "window.__csp = [];"
-            "document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-        )
-        try:
-            yield Visitor(context.new_page(), requests, [])
-        finally:
-            context.close()
-            browser.close()
-
-
-def _login(page: Any, base: str, user: str, back: str) -> None:
-    page.goto(f"{base}/medewerkers/inloggen?terug={back}", wait_until="load")
-    page.get_by_label("Medewerker").select_option(user)
-    with page.expect_navigation(wait_until="load"):
-        page.get_by_role("button", name="Inloggen").click()
+    with visiting() as visitor:
+        yield visitor
 
 
 def _screenshot(page: Any, tmp_path: Path, name: str) -> None:
-    target = os.environ.get("PORTAL_SCREENSHOTS") or str(tmp_path)
-    page.screenshot(path=str(Path(target) / name), full_page=True)
+    page.screenshot(path=str(screenshots(tmp_path) / name), full_page=True)
 
 
 def test_the_report_page_and_the_document_pass_axe(
     visitor: Visitor, server: str, tmp_path: Path
 ) -> None:
     page = visitor.page
-    _login(page, server, "informatiemanager", PAGE)
+    log_in_staff(page, server, "informatiemanager", back=PAGE)
     assert page.url.endswith(PAGE)
-    problems = [f"form: {p}" for p in _check_loaded(visitor)]
+    problems = [f"form: {p}" for p in check_loaded(visitor)]
 
     page.get_by_label("Periode").fill("2026-Q5")
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="Verslag maken").click()
     assert page.locator(".gs-error-summary").count() == 1
-    problems += [f"form with error: {p}" for p in _check_loaded(visitor)]
+    problems += [f"form with error: {p}" for p in check_loaded(visitor)]
 
     page.get_by_label("Periode").fill(PERIOD_KEY)
     with page.expect_navigation(wait_until="load"):
         page.get_by_role("button", name="Verslag maken").click()
     assert page.get_by_role("heading", name="Verslag over september 2026").count() == 1
-    problems += [f"summary: {p}" for p in _check_loaded(visitor)]
+    problems += [f"summary: {p}" for p in check_loaded(visitor)]
     _screenshot(page, tmp_path, "portal-verantwoording.png")
 
     with page.expect_navigation(wait_until="load"):
@@ -118,11 +84,7 @@ def test_the_report_page_and_the_document_pass_axe(
     )
     assert styles["h2"] == "solid", f"the inline stylesheet did not apply: {styles}"
     assert styles["charts"] >= 7
-    for violation in _axe(page):
-        problems.append(
-            f"document: axe {violation['id']}: {violation['help']} {violation['nodes'][:3]}"
-        )
-    problems += [f"document: CSP blocked {b}" for b in page.evaluate("window.__csp")]
+    problems += [f"document: {p}" for p in axe_problems(page)]
     _screenshot(page, tmp_path, "verantwoording-verslag.png")
     foreign = [u for u in visitor.requests if not u.startswith(server)]
     assert not foreign, foreign

@@ -7,10 +7,8 @@ the way, errors included, is checked as the portal's own browser test checks its
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,18 +16,17 @@ import pytest
 from glazenstad.db.engine import make_engine
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
+from tests.browser import (
+    Visitor,
+    check_loaded,
+    log_in_staff,
+    require_assets,
+    screenshots,
+    submit,
+    visiting,
+)
 from tests.conftest import serving
 from tests.insight.test_signals_setup import Decisions, demo_decisions
-from tests.portal.test_portal_browser import (
-    AXE,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    NODE_MODULES,
-    Visitor,
-    _check_loaded,
-    _missing,
-)
 
 pytestmark = pytest.mark.browser
 
@@ -39,10 +36,7 @@ ANSWER = "Bij ziekte van een collega mag u het dossier openen met noodtoegang en
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Decisions]]:
-    try:
-        build_assets(NODE_MODULES, vendor_dir())
-    except MissingAssetError as exc:
-        _missing(str(exc))
+    require_assets()
     data_dir = tmp_path_factory.mktemp("signals-browser")
     url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
     app = create_app(Settings(database_url=url, data_dir=data_dir, mode="demo"))
@@ -55,41 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Deci
 
 @pytest.fixture(scope="module")
 def visitor(server: tuple[str, Decisions]) -> Iterator[Visitor]:
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    if not AXE.exists():
-        _missing(f"{AXE} not found (run `npm ci`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-        requests: list[str] = []
-        context.on("request", lambda request: requests.append(request.url))
-        context.add_init_script(path=str(AXE))
-        context.add_init_script(
-            "window.__csp = [];"
-            "document.addEventListener('securitypolicyviolation',"
-            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-        )
-        try:
-            yield Visitor(context.new_page(), requests, [])
-        finally:
-            context.close()
-            browser.close()
-
-
-def login(page: Any, base: str, user: str) -> None:
-    page.goto(f"{base}/medewerkers/inloggen", wait_until="load")
-    page.get_by_label("Medewerker").select_option(user)
-    with page.expect_navigation(wait_until="load"):
-        page.get_by_role("button", name="Inloggen").click()
-
-
-def submit(page: Any, name: str) -> Any:
-    with page.expect_navigation(wait_until="load") as navigation:
-        page.get_by_role("button", name=name).click()
-    return navigation.value
+    with visiting() as visitor:
+        yield visitor
 
 
 def test_filing_and_answering_a_signal_in_the_browser(
@@ -100,9 +61,9 @@ def test_filing_and_answering_a_signal_in_the_browser(
     report: list[str] = []
 
     def check(name: str) -> None:
-        report.extend(f"{name}: {problem}" for problem in _check_loaded(visitor))
+        report.extend(f"{name}: {problem}" for problem in check_loaded(visitor))
 
-    login(page, base, "wmo-consulent")
+    log_in_staff(page, base, "wmo-consulent")
     page.goto(f"{base}/medewerkers/signalen", wait_until="load")
     check("signalen (leeg)")
     # From the list: type the decision number of the denial.
@@ -120,8 +81,8 @@ def test_filing_and_answering_a_signal_in_the_browser(
     assert page.locator(".gs-error-summary").count() == 1
     assert page.locator("#toelichting[aria-invalid=true]").count() == 1
     check("signaal indienen (fout: BSN)")
-    target = os.environ.get("PORTAL_SCREENSHOTS") or str(tmp_path)
-    page.screenshot(path=str(Path(target) / "portal-signaal-indienen.png"), full_page=True)
+    target = screenshots(tmp_path)
+    page.screenshot(path=str(target / "portal-signaal-indienen.png"), full_page=True)
     page.get_by_label("Waarom houdt deze regel uw werk tegen?").fill(REASON)
     assert submit(page, "Signaal indienen").status == 200
     assert "ingediend=1" in page.url
@@ -133,7 +94,7 @@ def test_filing_and_answering_a_signal_in_the_browser(
     page.goto(f"{base}/medewerkers/signalen", wait_until="load")
     check("signalen (indiener)")
 
-    login(page, base, "beleidsadviseur-sociaal-domein")
+    log_in_staff(page, base, "beleidsadviseur-sociaal-domein")
     page.goto(f"{base}/medewerkers/signalen", wait_until="load")
     assert page.get_by_role("heading", name="Wacht op uw antwoord").count() == 1
     check("signalen (eigenaar)")
@@ -149,5 +110,5 @@ def test_filing_and_answering_a_signal_in_the_browser(
     assert submit(page, "Opslaan").status == 200
     assert page.get_by_text(ANSWER).count() >= 1
     check("signaal (afgerond)")
-    page.screenshot(path=str(Path(target) / "portal-signaal.png"), full_page=True)
+    page.screenshot(path=str(target / "portal-signaal.png"), full_page=True)
     assert not report, "\n".join(report)

@@ -3,9 +3,8 @@
 A real uvicorn server serves the demo register with the demo policies active (falling back to the
 test register, without policies, when the demo is missing or invalid), so every activity page shows
 its data-use rules; one browser and one page visit every page in turn, so the whole module stays
-fast. The Content-Security-Policy stays on: axe-core comes in as a browser init script (which
-a page's CSP does not govern) instead of an inline <script> tag, so the test sees exactly the page
-visitors get, and a CSP violation by the page itself is reported.
+fast. The Content-Security-Policy stays on (see tests/browser.py), and a CSP violation by the
+page itself is reported.
 
 Set PORTAL_SCREENSHOTS=<dir> to keep the screenshots of the activity list, an activity, its rules
 and the rules page that the last test takes.
@@ -14,8 +13,6 @@ and the rules page that the last test takes.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from glazenstad.db.engine import make_engine
 from glazenstad.execution.sensors import SensorPipeline, takes_open_data
@@ -33,32 +29,18 @@ from glazenstad.execution.simulate_sensors import simulate_sensors
 from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
-from tests.conftest import DEMO_REGISTER, IN_CI, ROOT, TEST_REGISTER
+from tests.browser import (
+    Visitor,
+    check_loaded,
+    foreign_requests,
+    require_assets,
+    screenshots,
+    visiting,
+)
+from tests.conftest import DEMO_REGISTER, TEST_REGISTER, free_port, serving
 from tests.portal.conftest import activate_policies, demo_policies
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-NODE_MODULES = ROOT / "node_modules"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-def _missing(reason: str) -> None:
-    """A missing tool skips the test locally, and fails it in CI where it must be there."""
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
 
 
 def _register_tree() -> Path:
@@ -107,21 +89,12 @@ def _resident_records(register_uri: str, activity_ids: list[str]) -> list[dict[s
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    try:
-        build_assets(NODE_MODULES, vendor_dir())
-    except MissingAssetError as exc:
-        _missing(str(exc))
+    require_assets()
     data_dir = tmp_path_factory.mktemp("portal-browser")
     database_url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app(Settings(database_url=database_url, data_dir=data_dir, public_url=url))
     register = _register_tree()
@@ -184,97 +157,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         seed=1,
     )
 
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, name="portal-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the portal server did not start")
-        time.sleep(0.02)
-    try:
+    with serving(app, port):
         yield LiveServer(url, register, list(snapshot.organisations), pages, resident_org)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found (apt-get install chromium)")
-    if not AXE.exists():
-        _missing(f"{AXE} not found (run `npm ci`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@dataclass
-class Visitor:
-    """One browser tab that records every request and every CSP violation."""
-
-    page: Any
-    requests: list[str]
-    failed_css: list[str]
-
-
-@pytest.fixture(scope="session")
-def visitor(browser: Any, live_server: LiveServer) -> Iterator[Visitor]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
-    requests: list[str] = []
-    failed_css: list[str] = []
-
-    def handle(route: Any, request: Any) -> None:
-        if urlsplit(request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:  # recorded below and reported by test_no_request_leaves_the_portal_host
-            route.abort()
-
-    context.route("**/*", handle)
-    context.on("request", lambda request: requests.append(request.url))
-    context.on(
-        "response",
-        lambda response: (
-            failed_css.append(f"{response.status} {response.url}")
-            if response.url.endswith(".css") and response.status != 200
-            else None
-        ),
-    )
-    context.add_init_script(path=str(AXE))
-    context.add_init_script(
-        "window.__csp = [];"
-        "document.addEventListener('securitypolicyviolation',"
-        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
-    )
-    page = context.new_page()
-    try:
-        yield Visitor(page, requests, failed_css)
-    finally:
-        context.close()
-
-
-def _axe(page: Any) -> list[dict[str, Any]]:
-    result: dict[str, Any] = page.evaluate(
-        """async (tags) => {
-            const r = await axe.run(document, {
-                runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
-            return {violations: r.violations.map(v => ({
-                id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary)
-            }))};
-        }""",
-        AXE_TAGS,
-    )
-    violations: list[dict[str, Any]] = result["violations"]
-    return violations
+@pytest.fixture(scope="module")
+def visitor(live_server: LiveServer) -> Iterator[Visitor]:
+    with visiting() as visitor:
+        yield visitor
 
 
 def _check_page(visitor: Visitor, base_url: str, path: str) -> list[str]:
@@ -283,50 +173,7 @@ def _check_page(visitor: Visitor, base_url: str, path: str) -> list[str]:
     expected_status = 404 if path == "/organisaties/bestaat-niet" else 200
     if response is None or response.status != expected_status:
         return [f"status {response.status if response else None}, expected {expected_status}"]
-    return _check_loaded(visitor)
-
-
-def _check_loaded(visitor: Visitor) -> list[str]:
-    """Everything that is wrong with the page the tab shows now."""
-    page = visitor.page
-    problems: list[str] = []
-    if page.evaluate("document.documentElement.lang") != "nl":
-        problems.append("<html> has no lang=nl")
-    # The vendored NL Design System CSS applies: a rule of the Utrecht library (the skip link is
-    # positioned off-screen) and a token of the Voorbeeld theme (the page font).
-    styles = page.evaluate(
-        """() => ({
-            skipPosition: getComputedStyle(document.querySelector('.utrecht-skip-link')).position,
-            themeToken: getComputedStyle(document.documentElement)
-                .getPropertyValue('--basis-page-max-inline-size').trim(),
-            font: getComputedStyle(document.documentElement).fontFamily,
-            sheets: document.styleSheets.length,
-        })"""
-    )
-    if styles["skipPosition"] != "fixed":
-        problems.append(f"Utrecht CSS not applied (skip link position {styles['skipPosition']})")
-    if styles["themeToken"] != "1140px" or "Noto Sans" not in styles["font"]:
-        problems.append(f"Voorbeeld theme not applied ({styles})")
-
-    page.keyboard.press("Tab")
-    focused = page.evaluate(
-        "() => ({cls: document.activeElement.className,"
-        " href: document.activeElement.getAttribute('href'),"
-        " visible: document.activeElement.getBoundingClientRect().top >= 0})"
-    )
-    if "utrecht-skip-link" not in focused["cls"] or focused["href"] != "#main":
-        problems.append(f"first Tab does not focus the skip link: {focused}")
-    elif not focused["visible"]:
-        problems.append("skip link is focused but not visible on screen")
-
-    for violation in _axe(page):
-        problems.append(
-            f"axe {violation['id']} ({violation['impact']}): {violation['help']}\n      "
-            + "\n      ".join(violation["nodes"][:5])
-        )
-    for blocked in page.evaluate("window.__csp"):
-        problems.append(f"Content-Security-Policy violation: {blocked}")
-    return problems
+    return check_loaded(visitor)
 
 
 def test_every_page_passes_axe_and_the_basics(visitor: Visitor, live_server: LiveServer) -> None:
@@ -352,7 +199,7 @@ def test_resident_login_and_overview_pass_axe(visitor: Visitor, live_server: Liv
         page.get_by_role("button", name="Inloggen").click()
     assert navigation.value.status == 400
     assert page.locator(".gs-error-summary").count() == 1
-    report += [f"inloggen (fout): {p}" for p in _check_loaded(visitor)]
+    report += [f"inloggen (fout): {p}" for p in check_loaded(visitor)]
 
     page.get_by_label("Organisatie").select_option(live_server.resident_org)
     page.get_by_label("Burgerservicenummer (BSN)").fill(RESIDENT_BSN)
@@ -362,7 +209,7 @@ def test_resident_login_and_overview_pass_axe(visitor: Visitor, live_server: Liv
     assert page.locator(".gs-mine .gs-result").count() > 0
     assert page.locator(".gs-mine a[href^='http']").count() > 0  # links to the law
     assert RESIDENT_BSN not in page.content()
-    report += [f"mijn-verwerkingen (ingelogd): {p}" for p in _check_loaded(visitor)]
+    report += [f"mijn-verwerkingen (ingelogd): {p}" for p in check_loaded(visitor)]
     if os.environ.get("PORTAL_SCREENSHOTS"):
         target = Path(os.environ["PORTAL_SCREENSHOTS"]) / "portal-mijn-verwerkingen.png"
         page.screenshot(path=str(target), full_page=True)
@@ -377,12 +224,7 @@ def test_resident_login_and_overview_pass_axe(visitor: Visitor, live_server: Liv
 def test_no_request_leaves_the_portal_host(visitor: Visitor, live_server: LiveServer) -> None:
     visitor.page.goto(live_server.url + "/", wait_until="load")
     assert visitor.requests, "no requests were recorded"
-    foreign = [
-        url
-        for url in visitor.requests
-        if urlsplit(url).scheme not in ("data", "about", "blob")
-        and urlsplit(url).hostname != "127.0.0.1"
-    ]
+    foreign = foreign_requests(visitor)
     assert not foreign, foreign
 
 
@@ -420,7 +262,7 @@ def test_pages_render_to_screenshots(
     visitor: Visitor, live_server: LiveServer, tmp_path: Path
 ) -> None:
     """Pages render to real pictures (kept in PORTAL_SCREENSHOTS=<dir> when set, to look at)."""
-    target = os.environ.get("PORTAL_SCREENSHOTS") or str(tmp_path)
+    target = screenshots(tmp_path)
     page = visitor.page
     activities = [path for name, path in live_server.pages if "/verwerking/" in name]
     activity = next((p for p in activities if p.endswith("/parkeerhandhaving-scanauto")), None)
@@ -433,14 +275,14 @@ def test_pages_render_to_screenshots(
     }
     for name, path in shots.items():
         page.goto(live_server.url + path, wait_until="load")
-        page.screenshot(path=str(Path(target) / f"portal-{name}.png"), full_page=True)
+        page.screenshot(path=str(target / f"portal-{name}.png"), full_page=True)
     # The rules on the activity page, with the folded rules for all activities opened.
     page.goto(live_server.url + activity, wait_until="load")
     page.locator("#spelregels ~ .gs-rule-group details").evaluate_all(
         "items => items.forEach(d => d.open = true)"
     )
     section = page.locator("section[aria-labelledby=spelregels]")
-    section.screenshot(path=str(Path(target) / "portal-rules.png"))
+    section.screenshot(path=str(target / "portal-rules.png"))
     for name in (*shots, "rules"):
-        picture = (Path(target) / f"portal-{name}.png").read_bytes()
+        picture = (target / f"portal-{name}.png").read_bytes()
         assert picture.startswith(b"\x89PNG") and len(picture) > 10_000, name

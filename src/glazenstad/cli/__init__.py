@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -884,6 +885,36 @@ def _pipeline_stop(name: str, topic_root: str) -> tuple[str, Any]:
     return settings.mqtt_url, stop
 
 
+def _run_pipeline(
+    name: str,
+    client_id: str,
+    topic_root: str,
+    run: Callable[..., Any],
+    counts: Callable[[Any], str],
+) -> Any:
+    """Run a broker pipeline until Ctrl-C or SIGTERM, printing what it received and `counts` of
+    its totals every five seconds; the totals when it stops.
+
+    `run(url, engine, **options)` starts the pipeline; it is called only once the broker URL is
+    known, so a missing URL is reported before anything else is opened.
+    """
+    url, stop = _pipeline_stop(name, topic_root)
+
+    def progress(stats: Any, totals: Any) -> None:
+        received = f"received {stats.received:,}  acknowledged {stats.acknowledged:,}"
+        console.print(f"  {received}  {counts(totals)}", highlight=False)
+
+    return run(
+        url,
+        _engine(),
+        stop=stop,
+        client_id=client_id,
+        topic_root=topic_root,
+        progress=progress,
+        progress_every=5.0,
+    )
+
+
 @pipeline_app.command("sensors")
 def pipeline_sensors(
     client_id: Annotated[str, typer.Option(help=ClientIdHelp)] = "glazenstad-sensor-pipeline",
@@ -892,23 +923,12 @@ def pipeline_sensors(
     """Consume sensor measurements from the broker into the database until Ctrl-C."""
     from glazenstad.execution.sensors import run_sensor_pipeline
 
-    url, stop = _pipeline_stop("Sensor pipeline", topic_root)
-
-    def progress(stats: Any, totals: Any) -> None:
-        console.print(
-            f"  received {stats.received:,}  acknowledged {stats.acknowledged:,}  "
-            f"accepted {totals.accepted:,}  rejected {totals.rejected:,}",
-            highlight=False,
-        )
-
-    totals = run_sensor_pipeline(
-        url,
-        _engine(),
-        stop=stop,
-        client_id=client_id,
-        topic_root=topic_root,
-        progress=progress,
-        progress_every=5.0,
+    totals = _run_pipeline(
+        "Sensor pipeline",
+        client_id,
+        topic_root,
+        run_sensor_pipeline,
+        lambda t: f"accepted {t.accepted:,}  rejected {t.rejected:,}",
     )
     console.print(f"Stopped: {totals.accepted:,} accepted, {totals.rejected:,} rejected.")
 
@@ -971,24 +991,14 @@ def pipeline_parking(
     """Consume scan-car scans from the broker until Ctrl-C: pseudonymise, check, decide, log."""
     from glazenstad.execution.parking.pipeline import run_parking_pipeline
 
-    url, stop = _pipeline_stop("Scan pipeline", topic_root)
-
-    def progress(stats: Any, totals: Any) -> None:
-        console.print(
-            f"  received {stats.received:,}  acknowledged {stats.acknowledged:,}  "
-            f"paid {totals.paid:,}  unpaid {totals.unpaid:,}  denied {totals.denied:,}",
-            highlight=False,
-        )
-
-    totals = run_parking_pipeline(
-        url,
-        _engine(),
-        get_settings().pseudonymizer(),
-        stop=stop,
-        client_id=client_id,
-        topic_root=topic_root,
-        progress=progress,
-        progress_every=5.0,
+    totals = _run_pipeline(
+        "Scan pipeline",
+        client_id,
+        topic_root,
+        lambda url, engine, **options: run_parking_pipeline(
+            url, engine, get_settings().pseudonymizer(), **options
+        ),
+        lambda t: f"paid {t.paid:,}  unpaid {t.unpaid:,}  denied {t.denied:,}",
     )
     console.print(f"Stopped: {totals.stored:,} scans stored.")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final, Literal
 
+from glazenstad.dutch import MONTHS
 from glazenstad.insight.figures import MAX_PERIOD_DAYS, MUNICIPAL_ZONE, Period
 
 PeriodKind = Literal["year", "quarter", "month", "days"]
@@ -37,20 +38,6 @@ FIRST_YEAR: Final = 2000
 LAST_YEAR: Final = 2999
 """Later years are typing errors too (and 9999 has no day after its last)."""
 
-MONTHS_NL: Final = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 QUARTER_NAMES: Final = ("eerste", "tweede", "derde", "vierde")
 FORMS_NL: Final = (
     "2026 (een jaar), 2026-Q3 (een kwartaal), 2026-09 (een maand) of "
@@ -72,7 +59,7 @@ class PeriodError(ValueError):
 
 def date_nl(day: date) -> str:
     """1 juli 2026."""
-    return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +89,7 @@ class ReportPeriod:
         if self.kind == "quarter":
             return f"{QUARTER_NAMES[(self.first.month - 1) // 3]} kwartaal {self.first.year}"
         if self.kind == "month":
-            return f"{MONTHS_NL[self.first.month - 1]} {self.first.year}"
+            return f"{MONTHS[self.first.month - 1]} {self.first.year}"
         return self.span
 
     @property

@@ -111,6 +111,29 @@ def _uris_of(ctx: LogContext, activity_id: str) -> list[str]:
     return sorted({uri for uri, entry in ctx.versions.by_uri.items() if entry == activity_id})
 
 
+def _activity_examples(
+    ctx: LogContext,
+    activity_id: str,
+    *,
+    versions: list[int] | None = None,
+    ended_by_ms: int | None = None,
+) -> tuple[Example, ...]:
+    """A few example records of an activity, under any of its URIs, narrowed as a check needs
+    (only the versions it objects to, or only records ended by a moment), so that an example
+    never contradicts the finding it illustrates."""
+    found: list[Example] = []
+    for uri in _uris_of(ctx, activity_id):
+        found += record_examples(
+            ctx.engine,
+            ctx.organisation_id,
+            uri,
+            ctx.now,
+            versions=versions,
+            ended_by_ms=ended_by_ms,
+        )
+    return tuple(found[:3])
+
+
 def unregistered_activity(ctx: LogContext) -> CheckResult:
     """NA001: records whose activity URI did not resolve in the register at their start."""
     per_uri: dict[str, int] = defaultdict(int)
@@ -179,16 +202,7 @@ def inactive_activity(ctx: LogContext) -> CheckResult:
         return f"{records_nl(count)} terwijl de verwerking {status} was."
 
     def examples(activity_id: str) -> tuple[Example, ...]:
-        found: list[Example] = []
-        for uri in _uris_of(ctx, activity_id):
-            found += record_examples(
-                ctx.engine,
-                ctx.organisation_id,
-                uri,
-                ctx.now,
-                versions=sorted(set(bad_versions[activity_id])),
-            )
-        return tuple(found[:3])
+        return _activity_examples(ctx, activity_id, versions=sorted(set(bad_versions[activity_id])))
 
     total = sum(counts.values())
     return CheckResult(
@@ -230,16 +244,7 @@ def special_without_dpia(ctx: LogContext) -> CheckResult:
         )
 
     def examples(activity_id: str) -> tuple[Example, ...]:
-        found: list[Example] = []
-        for uri in _uris_of(ctx, activity_id):
-            found += record_examples(
-                ctx.engine,
-                ctx.organisation_id,
-                uri,
-                ctx.now,
-                versions=sorted(set(bad_versions[activity_id])),
-            )
-        return tuple(found[:3])
+        return _activity_examples(ctx, activity_id, versions=sorted(set(bad_versions[activity_id])))
 
     total = sum(counts.values())
     return CheckResult(
@@ -328,16 +333,7 @@ def retention_overdue(ctx: LogContext) -> CheckResult:
         )
 
     def examples(activity_id: str) -> tuple[Example, ...]:
-        found: list[Example] = []
-        for uri in _uris_of(ctx, activity_id):
-            found += record_examples(
-                ctx.engine,
-                ctx.organisation_id,
-                uri,
-                ctx.now,
-                ended_by_ms=ended_by[activity_id],
-            )
-        return tuple(found[:3])
+        return _activity_examples(ctx, activity_id, ended_by_ms=ended_by[activity_id])
 
     total = sum(counts.values())
     most_late = max((ctx.now - moment for moment in oldest.values()), default=None)

@@ -10,25 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
+from glazenstad.dutch import MONTHS, WEEKDAYS
 from glazenstad.insight.incidents import breaches as br
 from glazenstad.insight.incidents.reviews import JUSTIFIED, UNJUSTIFIED
 from glazenstad.insight.incidents.timing import local
-
-WEEKDAYS: Final = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-MONTHS: Final = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 STATUS_LABELS: Final = {
     br.OPEN: "Open",

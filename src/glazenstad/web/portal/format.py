@@ -12,6 +12,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from glazenstad.dutch import MONTHS as MONTHS_NL
+
 _DURATION = re.compile(
     r"^P(?!$)"
     r"(?:(?P<years>\d+(?:[.,]\d+)?)Y)?"
@@ -35,21 +37,6 @@ _UNITS: dict[str, tuple[str, str]] = {
     "minutes": ("minuut", "minuten"),
     "seconds": ("seconde", "seconden"),
 }
-
-MONTHS_NL = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 
 def join_nl(parts: list[str]) -> str:

@@ -59,8 +59,14 @@ def public_page(request: Request) -> Response:
 
 
 def _staff_page(
-    request: Request, user: staff.StaffUser, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    user: staff.StaffUser,
+    *,
+    error: tuple[str, str] | None = None,
+    note: str = "",
+    status_code: int = 200,
 ) -> Response:
+    """The page; `error` is (field id, message) of a refused choice, `note` what was typed."""
     from glazenstad.web.portal.routes import render
 
     state = _state(request)
@@ -89,6 +95,7 @@ def _staff_page(
         figure_nl=figure_nl,
         datetime_nl=fmt.datetime_nl,
         error=error,
+        note=note,
         max_note=MAX_NOTE,
         csrf_field=CSRF_FIELD,
         csrf_token=token,
@@ -119,14 +126,19 @@ def choose(
     check_csrf(request, formulier_token)
     if delen not in ("ja", "nee"):
         return _staff_page(
-            request, user, error="Kies of de gemeente haar cijfers deelt.", status_code=400
+            request,
+            user,
+            error=("delen-ja", "Kies of de gemeente haar cijfers deelt."),
+            note=toelichting,
+            status_code=400,
         )
     note = toelichting.strip() or None
     if note is not None and len(note) > MAX_NOTE:
         return _staff_page(
             request,
             user,
-            error=f"De toelichting is te lang: ten hoogste {MAX_NOTE} tekens.",
+            error=("toelichting", f"De toelichting is te lang: ten hoogste {MAX_NOTE} tekens."),
+            note=toelichting,
             status_code=400,
         )
     set_published(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import glazenstad.db.base
+from glazenstad.db.append_only import AppendOnlyGuard
 
 revision = "0009"
 down_revision = "0008"
@@ -26,16 +27,11 @@ branch_labels = None
 depends_on = None
 
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-_GUARDED = ("data_breach_event", "break_glass_review")
-
-POSTGRES_FUNCTION = """
-CREATE FUNCTION glazenstad_incident_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only: % is refused', TG_TABLE_NAME, TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END
-$$;
-"""
+GUARD = AppendOnlyGuard(
+    function="glazenstad_incident_append_only",
+    tables=("data_breach_event", "break_glass_review"),
+    message="{table} is append-only: {action} is refused",
+)
 
 
 def upgrade() -> None:
@@ -119,37 +115,11 @@ def upgrade() -> None:
         sqlite_where=sa.text("break_glass IS 1"),
     )
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRES_FUNCTION)
-        for table in _GUARDED:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION glazenstad_incident_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION glazenstad_incident_append_only()"
-            )
-    else:
-        for table in _GUARDED:
-            for action in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {action} is refused'); "
-                    "END"
-                )
+    GUARD.create()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in _GUARDED:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-        op.execute("DROP FUNCTION IF EXISTS glazenstad_incident_append_only()")
-    else:
-        for table in _GUARDED:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+    GUARD.drop()
     op.drop_index("ix_decision_log_break_glass", table_name="decision_log")
     op.drop_table("break_glass_review")
     op.drop_table("data_breach_event")

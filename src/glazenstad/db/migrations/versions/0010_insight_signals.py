@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import glazenstad.db.base
+from glazenstad.db.append_only import AppendOnlyGuard
 
 revision = "0010"
 down_revision = "0009"
@@ -28,33 +29,11 @@ def _moment(name: str) -> sa.Column:  # type: ignore[type-arg]
     return sa.Column(name, glazenstad.db.base.UTCDateTime(timezone=True), nullable=False)
 
 
-POSTGRES_UP = """
-CREATE FUNCTION glazenstad_signal_event_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'signal history is append-only: % on signal_event is refused', TG_OP
-    USING ERRCODE = 'insufficient_privilege';
-END
-$$;
-CREATE TRIGGER signal_event_append_only BEFORE UPDATE OR DELETE ON signal_event
-  FOR EACH ROW EXECUTE FUNCTION glazenstad_signal_event_append_only();
-CREATE TRIGGER signal_event_no_truncate BEFORE TRUNCATE ON signal_event
-  FOR EACH STATEMENT EXECUTE FUNCTION glazenstad_signal_event_append_only();
-"""
-
-POSTGRES_DOWN = """
-DROP TRIGGER IF EXISTS signal_event_no_truncate ON signal_event;
-DROP TRIGGER IF EXISTS signal_event_append_only ON signal_event;
-DROP FUNCTION IF EXISTS glazenstad_signal_event_append_only();
-"""
-
-SQLITE_UP = [
-    """CREATE TRIGGER signal_event_no_update BEFORE UPDATE ON signal_event
-       BEGIN SELECT RAISE(ABORT, 'signal history is append-only: UPDATE on signal_event is refused');
-       END""",
-    """CREATE TRIGGER signal_event_no_delete BEFORE DELETE ON signal_event
-       BEGIN SELECT RAISE(ABORT, 'signal history is append-only: DELETE on signal_event is refused');
-       END""",
-]
+GUARD = AppendOnlyGuard(
+    function="glazenstad_signal_event_append_only",
+    tables=("signal_event",),
+    message="signal history is append-only: {action} on {table} is refused",
+)
 
 
 def upgrade() -> None:
@@ -93,19 +72,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signal_event")),
     )
     op.create_index("ix_signal_event_signal", "signal_event", ["signal_id", "id"])
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRES_UP)
-    else:
-        for statement in SQLITE_UP:
-            op.execute(statement)
+    GUARD.create()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRES_DOWN)
-    else:
-        op.execute("DROP TRIGGER IF EXISTS signal_event_no_update")
-        op.execute("DROP TRIGGER IF EXISTS signal_event_no_delete")
+    GUARD.drop()
     op.drop_index("ix_signal_event_signal", table_name="signal_event")
     op.drop_table("signal_event")
     op.drop_index("ix_signal_decision", table_name="signal")
