@@ -91,10 +91,3 @@ def test_only_who_publishes_sees_where_it_stands(client: TestClient) -> None:
     assert [e["published"] for e in withdrawn.json()["history"]] == [True, False]
     public = client.get("/api/v1/peer-figures").json()["organisations"]
     assert [o["organisationId"] for o in public] == ["duinwijk"]
-
-
-def test_a_wrong_method_lists_every_method_of_the_path(client: TestClient) -> None:
-    response = client.delete(f"{BASE}/peer-publication", headers=staff_token("fg"))
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "GET, PUT"
-    assert "gebruik GET of PUT" in response.json()["detail"]

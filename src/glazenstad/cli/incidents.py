@@ -18,6 +18,8 @@ from rich.table import Table
 from glazenstad.cli.common import console, fail, open_engine, organisation_of, staff_member
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from glazenstad.insight.incidents.breaches import Breach
 
 breaches_app = typer.Typer(
@@ -95,6 +97,25 @@ def _print_breach(breach: Breach) -> None:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
+def _open_organisation(organisation: str | None) -> tuple[Engine, str]:
+    """The database and the organisation a command reads (the only one when not named)."""
+    from glazenstad.register.store import RegisterStore
+
+    engine = open_engine()
+    return engine, organisation_of(RegisterStore(engine), organisation)
+
+
+def _open_breach(breach_id: int, organisation: str | None) -> tuple[Engine, str, Breach]:
+    """The database, the organisation and its breach `breach_id`; stops when there is none."""
+    from glazenstad.insight.incidents.breaches import get_breach
+
+    engine, org = _open_organisation(organisation)
+    breach = get_breach(engine, org, breach_id)
+    if breach is None:
+        fail(f"Er is geen datalek {breach_id} bij {org}.")
+    return engine, org, breach
+
+
 def _breach_errors() -> tuple[type[Exception], ...]:
     from glazenstad.insight.incidents.breaches import BreachConflict, BreachError, BreachNotFound
 
@@ -115,10 +136,8 @@ def breaches_list(
     from glazenstad.db.base import utcnow
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.insight.incidents import wording as w
-    from glazenstad.register.store import RegisterStore
 
-    engine = open_engine()
-    org = organisation_of(RegisterStore(engine), organisation)
+    engine, org = _open_organisation(organisation)
     now = utcnow()
     try:
         found = (
@@ -153,13 +172,8 @@ def breaches_show(
     """One breach with its decisions and history."""
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.insight.incidents import wording as w
-    from glazenstad.register.store import RegisterStore
 
-    engine = open_engine()
-    org = organisation_of(RegisterStore(engine), organisation)
-    breach = br.get_breach(engine, org, breach_id)
-    if breach is None:
-        fail(f"Er is geen datalek {breach_id} bij {org}.")
+    engine, org, breach = _open_breach(breach_id, organisation)
     _print_breach(breach)
     if history:
         console.print("Geschiedenis:", highlight=False)
@@ -376,13 +390,8 @@ def breaches_size(
     from glazenstad.insight.incidents import breaches as br
     from glazenstad.insight.incidents import sizing
     from glazenstad.insight.incidents import wording as w
-    from glazenstad.register.store import RegisterStore
 
-    engine = open_engine()
-    org = organisation_of(RegisterStore(engine), organisation)
-    breach = br.get_breach(engine, org, breach_id)
-    if breach is None:
-        fail(f"Er is geen datalek {breach_id} bij {org}.")
+    engine, org, breach = _open_breach(breach_id, organisation)
     window = br.sizing_window(breach, _moment(since, "--from"), _moment(until, "--until"))
     if window is None:
         fail("--from: het begin van het datalek is niet bekend; geef --from (en --until).", 2)
@@ -424,10 +433,8 @@ def break_glass_list(
     """Break-the-glass decisions waiting for a review (noodtoegang), newest first."""
     from glazenstad.insight.incidents import reviews as rv
     from glazenstad.insight.incidents import wording as w
-    from glazenstad.register.store import RegisterStore
 
-    engine = open_engine()
-    org = organisation_of(RegisterStore(engine), organisation)
+    engine, org = _open_organisation(organisation)
     items, total = rv.list_break_glass(
         engine,
         org,

@@ -112,17 +112,23 @@ def documented_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the OpenAPI document lists for an API path, for `Allow` on a 405.
 
     Read from the document rather than the router, so `Allow` says exactly what clients were
-    told (a path served by separate GET and PUT routes gets both).
+    told (a path served by separate GET and PUT routes gets both). Where several templates
+    match, the most literal wins, as in routing: `/decisions/batch` is not `/decisions/{id}`.
     """
     if not hasattr(app.state, "openapi_path_patterns"):
         patterns = []
         for template, item in openapi_document(app).get("paths", {}).items():
             regex = re.sub(r"\\\{[^}/]+\\\}", "[^/]+", re.escape(API_PREFIX + template))
+            literal = sum(1 for part in template.split("/") if part and "{" not in part)
             methods = sorted(m.upper() for m in item if m in _METHODS)
-            patterns.append((re.compile(f"^{regex}$"), methods))
+            patterns.append((re.compile(f"^{regex}$"), literal, methods))
         app.state.openapi_path_patterns = patterns
-    found: set[str] = set()
-    for pattern, methods in app.state.openapi_path_patterns:
-        if pattern.match(path):
-            found.update(methods)
-    return sorted(found)
+    matches = [
+        (literal, m)
+        for pattern, literal, m in app.state.openapi_path_patterns
+        if pattern.match(path)
+    ]
+    if not matches:
+        return []
+    best = max(literal for literal, _ in matches)
+    return sorted({method for literal, methods in matches if literal == best for method in methods})

@@ -436,7 +436,10 @@ def _apply(
     expected_revision: int | None = None,
     now: datetime,
 ) -> Breach:
-    """Read, let `change` compute the new values (or refuse), write them and one event."""
+    """Read, let `change` compute the new values (or refuse), write them and one event.
+
+    A closed breach refuses every change, so no `change` has to check that itself.
+    """
     with engine.begin() as conn:
         row = conn.execute(
             select(data_breach).where(
@@ -451,6 +454,7 @@ def _apply(
                 f"Datalek {breach_id} is intussen gewijzigd (versie {current.revision}, u las "
                 f"versie {expected_revision}). Bekijk het opnieuw."
             )
+        _not_closed(current)
         new_values = change(current)
         before = {name: getattr(current, name) for name in new_values}
         diff = _changes(before, new_values)
@@ -519,7 +523,6 @@ def change_facts(
     register = organisation_register(register_store, organisation_id)
 
     def change(breach: Breach) -> dict[str, Any]:
-        _not_closed(breach)
         merged = replace(breach.facts, **dict(updates))
         clean = validate_facts(merged, register, now)
         return {name: getattr(clean, name) for name in updates}
@@ -562,7 +565,6 @@ def decide_authority(
         )
 
     def change(breach: Breach) -> dict[str, Any]:
-        _not_closed(breach)
         if breach.authority_notified_at is not None:
             raise BreachError(
                 "notify",
@@ -619,7 +621,6 @@ def record_authority_notification(
     now = now or utcnow()
 
     def change(breach: Breach) -> dict[str, Any]:
-        _not_closed(breach)
         if breach.authority_notify is not True:
             raise BreachError(
                 "notify", "Leg eerst het besluit vast om te melden bij de AP, met de reden."
@@ -670,7 +671,6 @@ def decide_residents(
         )
 
     def change(breach: Breach) -> dict[str, Any]:
-        _not_closed(breach)
         values: dict[str, Any] = {
             "residents_notify": notify,
             "residents_reason": reason_text,
@@ -712,7 +712,6 @@ def close_breach(
     note_text = _text(note or "", "note", MAX_TEXT, required=False) or None
 
     def change(breach: Breach) -> dict[str, Any]:
-        _not_closed(breach)
         problem = None
         if breach.status == OPEN:
             problem = (

@@ -149,6 +149,25 @@ def check_csrf(request: Request, submitted: str) -> None:
         raise HTTPException(status_code=403)
 
 
+def page_with_csrf(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> Response:
+    """A staff page whose forms carry this browser's token, and the cookie to check it against."""
+    from glazenstad.web.portal.routes import render
+
+    token = csrf_token(request)
+    response = render(
+        request,
+        template,
+        status_code=status_code,
+        section="staff",
+        csrf_field=CSRF_FIELD,
+        csrf_token=token,
+        **context,
+    )
+    return with_csrf(request, response, token)
+
+
 def _set_cookie(
     request: Request, response: Response, name: str, value: str, max_age: int | None
 ) -> None:

@@ -41,9 +41,9 @@ from glazenstad.rules.explain import ACTION_WORDS
 from glazenstad.web import staff
 from glazenstad.web.portal import format as fmt
 from glazenstad.web.portal import views
-from glazenstad.web.portal.devlogin import CSRF_FIELD, check_csrf, csrf_token, with_csrf
+from glazenstad.web.portal.devlogin import CSRF_FIELD, check_csrf, page_with_csrf
 from glazenstad.web.portal.stafflogin import HOME_PATH as STAFF_HOME
-from glazenstad.web.state import AppState
+from glazenstad.web.state import get_state
 
 router = APIRouter(include_in_schema=False)
 BREACHES: Final = "/medewerkers/datalekken"
@@ -93,31 +93,10 @@ PERSONAL_DATA_WARNING: Final = (
 # --- shared helpers ----------------------------------------------------------------------------
 
 
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.glazenstad
-    return state
-
-
 def _register(request: Request, organisation_id: str) -> OrganisationRegister | None:
     from glazenstad.web.portal.routes import snapshot_of
 
     return snapshot_of(request).organisation(organisation_id)
-
-
-def _page(request: Request, template: str, status_code: int = 200, **context: Any) -> Response:
-    from glazenstad.web.portal.routes import render
-
-    token = csrf_token(request)
-    response = render(
-        request,
-        template,
-        status_code=status_code,
-        section="staff",
-        csrf_field=CSRF_FIELD,
-        csrf_token=token,
-        **context,
-    )
-    return with_csrf(request, response, token)
 
 
 def _crumbs(*last: views.Crumb) -> list[views.Crumb]:
@@ -209,11 +188,11 @@ def breach_list(
 ) -> Response:
     chosen = status if status in br.STATUSES else None
     now = utcnow()
-    engine = _state(request).engine
+    engine = get_state(request).engine
     overdue = br.overdue_breaches(engine, user.organisation_id, now)
     found = br.list_breaches(engine, user.organisation_id, status=chosen)
     count = fmt.plural(len(found), "datalek", "datalekken")
-    return _page(
+    return page_with_csrf(
         request,
         "incidents.html",
         overdue=views.Table(
@@ -289,7 +268,7 @@ def _form(
 
 
 def _form_page(request: Request, form: BreachForm, crumb: str, status_code: int = 200) -> Response:
-    return _page(
+    return page_with_csrf(
         request,
         "incident_form.html",
         status_code=status_code,
@@ -367,7 +346,7 @@ async def register_breach(
     check_csrf(request, str(data.get(CSRF_FIELD, "")))
     errors: dict[str, str] = {}
     values, activities, categories, facts = _facts_from_form(data, errors)
-    state = _state(request)
+    state = get_state(request)
     if facts is not None:
         try:
             breach = br.register_breach(
@@ -393,7 +372,7 @@ async def register_breach(
 def _get_breach(request: Request, user: staff.StaffUser, breach_id: int) -> br.Breach:
     if not 1 <= breach_id <= MAX_ID:
         raise HTTPException(status_code=404)
-    breach = br.get_breach(_state(request).engine, user.organisation_id, breach_id)
+    breach = br.get_breach(get_state(request).engine, user.organisation_id, breach_id)
     if breach is None:
         raise HTTPException(status_code=404)
     return breach
@@ -455,7 +434,7 @@ async def change_breach(
     values, activities, categories, facts = _facts_from_form(data, errors)
     status_code = 400
     if facts is not None:
-        state = _state(request)
+        state = get_state(request)
         updates = {
             name: getattr(facts, name)
             for name in (
@@ -542,7 +521,7 @@ def breach_page(
 ) -> BreachPage:
     now = utcnow()
     register = _register(request, breach.organisation_id)
-    history = br.breach_history(_state(request).engine, breach.organisation_id, breach.id)
+    history = br.breach_history(get_state(request).engine, breach.organisation_id, breach.id)
     manage = user.can(staff.INCIDENTS_MANAGE) and breach.status != br.CLOSED
     return BreachPage(
         breach=breach,
@@ -642,7 +621,7 @@ def _current_values(breach: br.Breach) -> dict[str, dict[str, str]]:
 
 
 def _breach_detail(request: Request, page: BreachPage, status_code: int = 200) -> Response:
-    return _page(
+    return page_with_csrf(
         request,
         "incident.html",
         status_code=status_code,
@@ -673,6 +652,22 @@ def _yes_no_field(value: str, name: str, errors: dict[str, str]) -> bool | None:
         return False
     errors[name] = "Kies ja of nee."
     return None
+
+
+def _decision(
+    values: dict[str, str], errors: dict[str, str], choice: str, moment_field: str
+) -> tuple[bool, datetime | None] | None:
+    """A decision to notify or not, with its reason: (notify, when, if done already).
+
+    None when `errors` says what is missing. The moment only counts for a decision to notify.
+    """
+    notify = _yes_no_field(values[choice], choice, errors)
+    if not values["reden"].strip():
+        errors["reden"] = "Schrijf de reden op."
+    moment = _moment(values[moment_field], moment_field, errors, required=False)
+    if errors or notify is None:
+        return None
+    return notify, moment if notify else None
 
 
 # Reads one form's values into a change (None when the errors it filled in say why not).
@@ -730,17 +725,15 @@ STEP_FIELDS: Final = {
 async def decide_authority(
     request: Request, breach_id: int, user: staff.StaffUser = Depends(MANAGE_BREACHES)
 ) -> Response:
-    state = _state(request)
+    state = get_state(request)
 
     def act(
         values: dict[str, str], errors: dict[str, str], revision: int | None
     ) -> Callable[[], object] | None:
-        notify = _yes_no_field(values["melden"], "melden", errors)
-        if not values["reden"].strip():
-            errors["reden"] = "Schrijf de reden op."
-        moment = _moment(values["gemeld_op"], "gemeld_op", errors, required=False)
-        if errors or notify is None:
+        decided = _decision(values, errors, "melden", "gemeld_op")
+        if decided is None:
             return None
+        notify, moment = decided
         return lambda: br.decide_authority(
             state.engine,
             user.organisation_id,
@@ -748,7 +741,7 @@ async def decide_authority(
             notify=notify,
             reason=values["reden"],
             by=_who(user),
-            notified_at=moment if notify else None,
+            notified_at=moment,
             reference=(values["kenmerk"].strip() or None) if notify else None,
             expected_revision=revision,
         )
@@ -762,7 +755,7 @@ async def decide_authority(
 async def record_notification(
     request: Request, breach_id: int, user: staff.StaffUser = Depends(MANAGE_BREACHES)
 ) -> Response:
-    state = _state(request)
+    state = get_state(request)
 
     def act(
         values: dict[str, str], errors: dict[str, str], revision: int | None
@@ -789,17 +782,15 @@ async def record_notification(
 async def decide_residents(
     request: Request, breach_id: int, user: staff.StaffUser = Depends(MANAGE_BREACHES)
 ) -> Response:
-    state = _state(request)
+    state = get_state(request)
 
     def act(
         values: dict[str, str], errors: dict[str, str], revision: int | None
     ) -> Callable[[], object] | None:
-        notify = _yes_no_field(values["informeren"], "informeren", errors)
-        if not values["reden"].strip():
-            errors["reden"] = "Schrijf de reden op."
-        moment = _moment(values["geinformeerd_op"], "geinformeerd_op", errors, required=False)
-        if errors or notify is None:
+        decided = _decision(values, errors, "informeren", "geinformeerd_op")
+        if decided is None:
             return None
+        notify, moment = decided
         return lambda: br.decide_residents(
             state.engine,
             user.organisation_id,
@@ -807,7 +798,7 @@ async def decide_residents(
             notify=notify,
             reason=values["reden"],
             by=_who(user),
-            notified_at=moment if notify else None,
+            notified_at=moment,
             expected_revision=revision,
         )
 
@@ -819,7 +810,7 @@ async def decide_residents(
 async def close_breach(
     request: Request, breach_id: int, user: staff.StaffUser = Depends(MANAGE_BREACHES)
 ) -> Response:
-    state = _state(request)
+    state = get_state(request)
 
     def act(
         values: dict[str, str], errors: dict[str, str], revision: int | None
@@ -874,7 +865,7 @@ def size_breach(
     if not errors and since is not None and until is not None:
         try:
             result = sizing.affected_data_subjects(
-                _state(request).engine, user.organisation_id, chosen, since, until
+                get_state(request).engine, user.organisation_id, chosen, since, until
             )
         except sizing.SizingError as error:
             target = {"from": "van", "until": "tot"}.get(error.field, "verwerkingen")
@@ -910,7 +901,7 @@ def size_breach(
         several_keys=bool(result and result.several_keys),
         errors=errors if asked or window is not None else {},
     )
-    return _page(
+    return page_with_csrf(
         request,
         "incident_sizing.html",
         status_code=400 if page.errors else 200,
@@ -964,7 +955,7 @@ def review_list(
     wanted = pagina or ""
     page_number = int(wanted) if wanted.isdigit() and len(wanted) < 7 else 1
     page_number = max(1, page_number)
-    engine = _state(request).engine
+    engine = get_state(request).engine
     register = _register(request, user.organisation_id)
     items, total = rv.list_break_glass(
         engine,
@@ -976,7 +967,7 @@ def review_list(
     summary = rv.unreviewed_break_glass(engine, user.organisation_id, None, None, examples=0)
     pages = max(1, -(-total // PAGE_SIZE))
     count = fmt.plural(total, "besluit", "besluiten")
-    return _page(
+    return page_with_csrf(
         request,
         "reviews.html",
         decisions=views.Table(
@@ -1078,7 +1069,7 @@ def _reviewer(user: staff.StaffUser) -> rv.Reviewer:
 
 
 def _review_detail(request: Request, page: ReviewPage, status_code: int = 200) -> Response:
-    return _page(
+    return page_with_csrf(
         request,
         "review.html",
         status_code=status_code,
@@ -1092,7 +1083,7 @@ def _get_decision(
     request: Request, user: staff.StaffUser, decision_id: str
 ) -> rv.BreakGlassDecision:
     found = (
-        rv.get_break_glass(_state(request).engine, user.organisation_id, decision_id)
+        rv.get_break_glass(get_state(request).engine, user.organisation_id, decision_id)
         if len(decision_id) == 32
         else None
     )
@@ -1131,7 +1122,7 @@ def record_review(
     else:
         try:
             rv.record_review(
-                _state(request).engine,
+                get_state(request).engine,
                 user.organisation_id,
                 decision_id,
                 reviewer=_reviewer(user),

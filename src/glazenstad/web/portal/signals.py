@@ -46,9 +46,9 @@ from glazenstad.web import staff
 from glazenstad.web.api.v1.signals import SIGNAL_PERMISSIONS, TRIAGE_PERMISSIONS, signal_actor
 from glazenstad.web.portal import format as fmt
 from glazenstad.web.portal import views
-from glazenstad.web.portal.devlogin import CSRF_FIELD, check_csrf, csrf_token, with_csrf
+from glazenstad.web.portal.devlogin import check_csrf, page_with_csrf
 from glazenstad.web.portal.stafflogin import HOME_PATH as STAFF_HOME
-from glazenstad.web.state import AppState
+from glazenstad.web.state import get_state
 
 router = APIRouter(include_in_schema=False)
 LIST_PATH: Final = "/medewerkers/signalen"
@@ -96,11 +96,6 @@ def _staff_with_any(*permissions: str) -> Callable[[Request], staff.StaffUser]:
     return dependency
 
 
-def _state(request: Request) -> AppState:
-    state: AppState = request.app.state.glazenstad
-    return state
-
-
 def _register(request: Request, organisation_id: str) -> OrganisationRegister | None:
     from glazenstad.web.portal.routes import snapshot_of
 
@@ -135,22 +130,6 @@ def _rule_link(organisation_id: str, rule_id: str | None, title: str) -> views.V
 
 def _paragraphs(text: str) -> list[str]:
     return [part.strip() for part in text.splitlines() if part.strip()]
-
-
-def _page(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
-    from glazenstad.web.portal.routes import render
-
-    token = csrf_token(request)
-    response = render(
-        request,
-        template,
-        status_code=status_code,
-        section="staff",
-        csrf_field=CSRF_FIELD,
-        csrf_token=token,
-        **context,
-    )
-    return with_csrf(request, response, token)
 
 
 def _crumbs(*last: views.Crumb) -> list[views.Crumb]:
@@ -199,7 +178,7 @@ HEADERS: Final = ("Signaal", "Spelregel", "Status", "Ingediend", "Door", "Eigena
 def _list_view(
     request: Request, actor: Actor, state: str | None, rule_id: str | None
 ) -> SignalList:
-    store = SignalStore(_state(request).engine)
+    store = SignalStore(get_state(request).engine)
     visible = store.search(actor)
     found = [
         s
@@ -242,7 +221,7 @@ def signal_list(
 ) -> Response:
     state = status if status in workflow.STATES else None
     rule_id = (regel or "").strip()[:80] or None
-    return _page(
+    return page_with_csrf(
         request,
         "signals.html",
         listing=_list_view(request, signal_actor(user), state, rule_id),
@@ -300,7 +279,7 @@ def _new_form(
     errors: dict[str, str] | None = None,
 ) -> NewSignalForm:
     errors = dict(errors or {})
-    state = _state(request)
+    state = get_state(request)
     register = _register(request, actor.organisation_id)
     decision: DeniedDecision | None = None
     if decision_field and "besluit" not in errors:
@@ -330,7 +309,7 @@ def _new_form(
 
 
 def _new_page(request: Request, form: NewSignalForm, status_code: int = 200) -> Response:
-    return _page(
+    return page_with_csrf(
         request,
         "signal_new.html",
         status_code=status_code,
@@ -368,7 +347,7 @@ def file_signal(
 ) -> Response:
     check_csrf(request, formulier_token)
     actor = signal_actor(user)
-    state = _state(request)
+    state = get_state(request)
     rule_id = None if regel in ("", NO_RULE_VALUE) else regel
     try:
         decision = denied_decision(
@@ -494,7 +473,7 @@ def _signal_page(
 
 
 def _detail(request: Request, page: SignalPage, status_code: int = 200) -> Response:
-    return _page(
+    return page_with_csrf(
         request,
         "signal.html",
         status_code=status_code,
@@ -509,7 +488,7 @@ def _detail(request: Request, page: SignalPage, status_code: int = 200) -> Respo
 
 def _get(actor: Actor, request: Request, signal_id: int) -> Signal:
     try:
-        return SignalStore(_state(request).engine).get(actor, signal_id)
+        return SignalStore(get_state(request).engine).get(actor, signal_id)
     except SignalNotFound:
         raise HTTPException(status_code=404) from None
 
@@ -539,7 +518,7 @@ def move_signal(
 ) -> Response:
     check_csrf(request, formulier_token)
     actor = signal_actor(user)
-    store = SignalStore(_state(request).engine)
+    store = SignalStore(get_state(request).engine)
     try:
         if not status:
             raise SignalInputError("state", "Kies wat de volgende stap is.")

@@ -1,16 +1,21 @@
-"""Pieces every v1 router shares: pagination, response headers, documented error responses."""
+"""Pieces every v1 router shares: pagination, response headers, documented error responses,
+and the problems every router answers the same way (bad input, an unknown organisation)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.alias_generators import to_camel
 
-from glazenstad.web.problems import PROBLEM_JSON, Problem
+from glazenstad.register.store import OrganisationRegister
+from glazenstad.web.problems import PROBLEM_JSON, InvalidParam, Problem, ProblemError
+from glazenstad.web.state import AppState
 
 API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
@@ -81,16 +86,21 @@ def page_model(name: str, item: type[BaseModel]) -> type[ApiModel]:
 
 
 def paginate(request: Request, items: Sequence[T], params: PageParams) -> dict[str, Any]:
-    total = len(items)
-    pages = max(1, math.ceil(total / params.page_size))
     start = (params.page - 1) * params.page_size
+    return page_of(request, list(items[start : start + params.page_size]), len(items), params)
+
+
+def page_of(request: Request, results: list[Any], total: int, params: PageParams) -> dict[str, Any]:
+    """A page whose results were already cut out (e.g. by LIMIT/OFFSET in the database);
+    `total` counts the results over all pages."""
+    pages = max(1, math.ceil(total / params.page_size))
     url = request.url
 
     def link(page: int) -> str:
         return str(url.include_query_params(page=page, pageSize=params.page_size))
 
     return {
-        "results": list(items[start : start + params.page_size]),
+        "results": results,
         "pagination": {
             "page": params.page,
             "page_size": params.page_size,
@@ -124,3 +134,55 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def described_problem(status: int, description: str) -> dict[int | str, dict[str, Any]]:
+    """A documented problem+json answer whose meaning is particular to the route (e.g. a 409)."""
+    return {status: {**problem_responses(status)[status], "description": description}}
+
+
+# Routes that need a staff token: bad input, no token, no permission, not found.
+STAFF_ERRORS = problem_responses(400, 401, 403, 404, 500)
+
+# Moments asked for are kept to this range: outside it no record exists, and date arithmetic
+# near the calendar's ends would fail.
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def invalid_input(name: str, reason: str, detail: str | None = None) -> ProblemError:
+    """A 400 whose `invalidParams` names the one field at fault (e.g. query.from). The detail
+    defaults to the wording of the answers to validation errors."""
+    return ProblemError(
+        400,
+        detail or f"De aanvraag bevat ongeldige invoer: {name}.",
+        [InvalidParam(name=name, type="value_error", reason=reason)],
+    )
+
+
+def moment_in_range(name: str, value: datetime | None) -> datetime | None:
+    """The moment itself, or a 400 for field `name` when it lies outside the range we answer."""
+    if value is not None and not EARLIEST_MOMENT <= value < LATEST_MOMENT:
+        raise invalid_input(name, "must lie between 2000-01-01 and 2100-01-01")
+    return value
+
+
+def unknown_organisation(organisation_id: str) -> ProblemError:
+    return ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+
+
+def registered_organisation(state: AppState, organisation_id: str) -> OrganisationRegister:
+    """The organisation's current register, or the 404 every route with {organisationId} gives."""
+    register = state.register.snapshot().organisation(organisation_id)
+    if register is None:
+        raise unknown_organisation(organisation_id)
+    return register
+
+
+def created(resource: BaseModel, location: str) -> JSONResponse:
+    """A 201 with the new resource (camelCase) and where it lives from now on."""
+    return JSONResponse(
+        resource.model_dump(mode="json", by_alias=True),
+        status_code=201,
+        headers={"Location": location},
+    )

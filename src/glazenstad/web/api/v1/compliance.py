@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -27,32 +27,23 @@ from glazenstad.web.api.v1.common import (
     ApiModel,
     OrgId,
     PageParams,
+    described_problem,
+    moment_in_range,
     page_model,
     paginate,
     problem_responses,
+    registered_organisation,
+    unknown_organisation,
 )
-from glazenstad.web.problems import InvalidParam, ProblemError
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Compliance"])
 
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 404, 500),
-    **{
-        status: {**response, "description": description}
-        for (status, response), description in zip(
-            problem_responses(401, 403).items(),
-            (
-                "No valid staff token (Authorization: Bearer <token>).",
-                "The staff member lacks the permission this needs (insight:read).",
-            ),
-            strict=True,
-        )
-    },
+STAFF_ERRORS = {
+    **problem_responses(400, 401, 404, 500),
+    **described_problem(403, "The staff member lacks the permission this needs (insight:read)."),
 }
 PUBLIC_CACHE_SECONDS = 300.0
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 Status = Literal["pass", "fail", "not-measured"]
 FigureValue = int | float | str | None
@@ -176,14 +167,6 @@ class PublicComplianceScore(ApiModel):
     activities: list[PublicActivityComplianceScore]
 
 
-def _bad(name: str, reason: str) -> ProblemError:
-    return ProblemError(
-        400,
-        f"De aanvraag bevat ongeldige invoer: {name}.",
-        [InvalidParam(name=name, type="value_error", reason=reason)],
-    )
-
-
 def _measure(state: AppState, organisation_id: str, at: datetime | None) -> Any:
     try:
         return run_checks(
@@ -194,9 +177,7 @@ def _measure(state: AppState, organisation_id: str, at: datetime | None) -> Any:
             public_url=state.settings.effective_public_url,
         )
     except OrganisationNotFound:
-        raise ProblemError(
-            404, f"Organisatie '{organisation_id}' staat niet in het register."
-        ) from None
+        raise unknown_organisation(organisation_id) from None
 
 
 @router.get(
@@ -215,8 +196,7 @@ async def get_compliance(
     _user: staff.StaffUser = Depends(staff.api_staff(staff.INSIGHT_READ)),
     state: AppState = Depends(get_state),
 ) -> Any:
-    if at is not None and not EARLIEST <= at < LATEST:
-        raise _bad("query.at", "must lie between 2000-01-01 and 2100-01-01")
+    moment_in_range("query.at", at)
     report = await run_in_threadpool(_measure, state, organisation_id, at)
     return report_document(report)
 
@@ -235,8 +215,7 @@ def list_compliance_history(
     _user: staff.StaffUser = Depends(staff.api_staff(staff.INSIGHT_READ)),
     state: AppState = Depends(get_state),
 ) -> Any:
-    if state.register.snapshot().organisation(organisation_id) is None:
-        raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+    registered_organisation(state, organisation_id)
     snapshots = list(reversed(score_history(state.engine, organisation_id)))
     return paginate(request, [snapshot_document(s) for s in snapshots], pages)
 
@@ -283,9 +262,7 @@ def get_compliance_score(
     organisation_id: OrgId,
     state: AppState = Depends(get_state),
 ) -> Any:
-    register = state.register.snapshot().organisation(organisation_id)
-    if register is None:
-        raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+    register = registered_organisation(state, organisation_id)
     newest = score_history(state.engine, organisation_id, limit=1)
     if not newest:
         return _live_score(request, state, organisation_id)

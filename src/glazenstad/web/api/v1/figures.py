@@ -17,8 +17,13 @@ from pydantic import Field
 
 from glazenstad.insight import figures as fig
 from glazenstad.register.store import OrganisationRegister
-from glazenstad.web.api.v1.common import ApiModel, OrgId, problem_responses
-from glazenstad.web.problems import InvalidParam, ProblemError
+from glazenstad.web.api.v1.common import (
+    ApiModel,
+    OrgId,
+    invalid_input,
+    problem_responses,
+    registered_organisation,
+)
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Open cijfers"])
@@ -180,23 +185,13 @@ def get_organisation_figures(
     ] = DEFAULT_DAYS,
     state: AppState = Depends(get_state),
 ) -> Any:
-    register = state.register.snapshot().organisation(organisation_id)
-    if register is None:
-        raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+    register = registered_organisation(state, organisation_id)
     # Every date is a valid question (long ago or far ahead the answer is zero); only the
     # calendar's own ends are kept clear of, so that the period's bounds can be computed.
     try:
         asked = date.fromisoformat(end) if end else datetime.now(fig.MUNICIPAL_ZONE).date()
     except ValueError:
-        raise ProblemError(
-            400,
-            "De aanvraag bevat ongeldige invoer: query.to.",
-            [
-                InvalidParam(
-                    name="query.to", type="value_error", reason="not a date in the calendar"
-                )
-            ],
-        ) from None
+        raise invalid_input("query.to", "not a date in the calendar") from None
     lowest, highest = date.min + timedelta(days=1), date.max - timedelta(days=1)
     last = min(max(asked, lowest), highest)
     first = date.fromordinal(max(lowest.toordinal(), last.toordinal() - days + 1))

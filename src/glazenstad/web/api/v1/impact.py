@@ -22,20 +22,22 @@ from glazenstad.insight.impact import (
     run_impact_replay,
 )
 from glazenstad.web import staff
-from glazenstad.web.api.v1.common import ApiModel, OrgId, problem_responses
-from glazenstad.web.problems import InvalidParam, ProblemError
+from glazenstad.web.api.v1.common import (
+    ApiModel,
+    OrgId,
+    described_problem,
+    invalid_input,
+    problem_responses,
+)
+from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Impact"])
 
 MAX_PERIOD = timedelta(days=366)
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 404, 500),
-    401: {
-        **problem_responses(401)[401],
-        "description": "No valid staff token (Authorization: Bearer <token>).",
-    },
-    403: {**problem_responses(403)[403], "description": "The caller lacks `policy:impact`."},
+STAFF_ERRORS = {
+    **problem_responses(400, 401, 404, 500),
+    **described_problem(403, "The caller lacks `policy:impact`."),
 }
 
 Kind = Literal["permit_to_deny", "deny_to_permit", "other_change"]
@@ -146,11 +148,7 @@ class ImpactReplayOut(ApiModel):
 
 
 def _invalid(name: str, reason: str) -> ProblemError:
-    return ProblemError(
-        400,
-        f"De periode klopt niet: {reason}",
-        [InvalidParam(name=name, type="value_error", reason=reason)],
-    )
+    return invalid_input(name, reason, f"De periode klopt niet: {reason}")
 
 
 @router.post(

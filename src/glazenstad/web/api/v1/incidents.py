@@ -14,8 +14,9 @@ an emergency and may say more about a person than the decision does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -31,40 +32,27 @@ from glazenstad.web import staff
 from glazenstad.web.api.v1.common import (
     API_PREFIX,
     SLUG,
+    STAFF_ERRORS,
     ApiModel,
     OrgId,
     PageParams,
+    created,
+    described_problem,
+    invalid_input,
+    moment_in_range,
     page_model,
-    problem_responses,
+    page_of,
+    paginate,
 )
 from glazenstad.web.problems import InvalidParam, ProblemError
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Datalekken en noodtoegang"])
 
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 404, 500),
-    **{
-        status: {**response, "description": description}
-        for (status, response), description in zip(
-            problem_responses(401, 403).items(),
-            (
-                "No valid staff token (Authorization: Bearer <token>).",
-                "The staff member lacks the permission this needs.",
-            ),
-            strict=True,
-        )
-    },
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {
-        **problem_responses(409)[409],
-        "description": "Changed meanwhile (revision), not possible in this state, or done already.",
-    }
-}
+CONFLICT = described_problem(
+    409, "Changed meanwhile (revision), not possible in this state, or done already."
+)
 DECISION_ID = r"^[0-9a-f]{32}$"
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 Slug = Annotated[str, Field(pattern=SLUG)]
 Status = Literal["open", "notified", "not-notifiable", "closed"]
 DeadlineState = Literal["running", "overdue", "in-time", "late"]
@@ -93,11 +81,7 @@ REVIEW = staff.api_staff(staff.BREAK_GLASS_REVIEW)
 
 
 def _bad(name: str, reason: str) -> ProblemError:
-    return ProblemError(
-        400,
-        f"De aanvraag bevat ongeldige invoer: {name}. {reason}",
-        [InvalidParam(name=name, type="value_error", reason=reason)],
-    )
+    return invalid_input(name, reason, f"De aanvraag bevat ongeldige invoer: {name}. {reason}")
 
 
 def _field_name(field: str | None) -> str:
@@ -126,9 +110,10 @@ def _breach_problem(error: Exception) -> ProblemError:
 
 
 def _in_range(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and not EARLIEST <= value < LATEST:
-        raise _bad(name, "Het tijdstip moet tussen 2000 en 2100 liggen.")
-    return value
+    try:
+        return moment_in_range(name, value)
+    except ProblemError:
+        raise _bad(name, "Het tijdstip moet tussen 2000 en 2100 liggen.") from None
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -421,42 +406,39 @@ def _breach(breach: br.Breach, history: list[br.BreachEvent], now: datetime) -> 
 
 def _breach_answer(state: AppState, breach: br.Breach, status_code: int = 200) -> JSONResponse:
     history = br.breach_history(state.engine, breach.organisation_id, breach.id)
-    body = _breach(breach, history, utcnow()).model_dump(mode="json", by_alias=True)
-    headers = {}
+    answer = _breach(breach, history, utcnow())
     if status_code == 201:
-        headers["Location"] = (
-            f"{API_PREFIX}/organisations/{breach.organisation_id}/data-breaches/{breach.id}"
-        )
-    return JSONResponse(body, status_code=status_code, headers=headers)
+        location = f"{API_PREFIX}/organisations/{breach.organisation_id}/data-breaches/{breach.id}"
+        return created(answer, location)
+    return JSONResponse(answer.model_dump(mode="json", by_alias=True))
 
 
 def _who(user: staff.StaffUser) -> br.Who:
     return br.Who(user.id, user.name)
 
 
-def _page(request: Request, items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
-    pages = max(1, -(-total // params.page_size))
-    url = request.url
+def _changed(
+    state: AppState, change: Callable[[], br.Breach], status_code: int = 200
+) -> JSONResponse:
+    """Answer with the breach as `change` left it; its refusals become problems (400/404/409)."""
+    try:
+        breach = change()
+    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
+        raise _breach_problem(error) from None
+    return _breach_answer(state, breach, status_code)
 
-    def link(page: int) -> str:
-        return str(url.include_query_params(page=page, pageSize=params.page_size))
 
-    return {
-        "results": items,
-        "pagination": {
-            "page": params.page,
-            "page_size": params.page_size,
-            "total_results": total,
-            "total_pages": pages,
-        },
-        "links": {
-            "self": link(params.page),
-            "first": link(1),
-            "last": link(pages),
-            "prev": link(params.page - 1) if params.page > 1 else None,
-            "next": link(params.page + 1) if params.page < pages else None,
-        },
-    }
+def _existing_breach(state: AppState, organisation_id: str, breach_id: int) -> br.Breach:
+    breach = br.get_breach(state.engine, organisation_id, breach_id)
+    if breach is None:
+        raise ProblemError(404, f"Er is geen datalek {breach_id} bij {organisation_id}.")
+    return breach
+
+
+def _no_decision(organisation_id: str, decision_id: str) -> ProblemError:
+    return ProblemError(
+        404, f"Er is geen besluit {decision_id} met noodtoegang bij {organisation_id}."
+    )
 
 
 BreachId = Annotated[int, Path(alias="breachId", ge=1, le=2**62, description="Breach number.")]
@@ -492,9 +474,9 @@ def list_data_breaches(
     found = br.list_breaches(state.engine, organisation_id, status=status)
     if overdue is not None:
         found = [b for b in found if b.overdue(now) == overdue]
-    start = (params.page - 1) * params.page_size
-    items = [_summary(b, now) for b in found[start : start + params.page_size]]
-    return _page(request, items, len(found), params)
+    page = paginate(request, found, params)
+    page["results"] = [_summary(b, now) for b in page["results"]]
+    return page
 
 
 @router.post(
@@ -521,13 +503,13 @@ def register_data_breach(
         data_categories=tuple(body.data_categories),
         estimated_subjects=body.estimated_subjects,
     )
-    try:
-        breach = br.register_breach(
+    return _changed(
+        state,
+        lambda: br.register_breach(
             state.engine, state.register, organisation_id, facts, _who(user)
-        )
-    except br.BreachError as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach, 201)
+        ),
+        201,
+    )
 
 
 @router.get(
@@ -543,10 +525,7 @@ def get_data_breach(
     state: AppState = Depends(get_state),
     _user: staff.StaffUser = Depends(READ_BREACHES),
 ) -> Any:
-    breach = br.get_breach(state.engine, organisation_id, breach_id)
-    if breach is None:
-        raise ProblemError(404, f"Er is geen datalek {breach_id} bij {organisation_id}.")
-    return _breach_answer(state, breach)
+    return _breach_answer(state, _existing_breach(state, organisation_id, breach_id))
 
 
 @router.patch(
@@ -568,8 +547,9 @@ def change_data_breach(
     for name in body.model_fields_set & facts:
         value = getattr(body, name)
         updates[name] = tuple(value) if isinstance(value, list) else value
-    try:
-        breach = br.change_facts(
+    return _changed(
+        state,
+        lambda: br.change_facts(
             state.engine,
             state.register,
             organisation_id,
@@ -577,10 +557,8 @@ def change_data_breach(
             updates,
             _who(user),
             expected_revision=body.revision,
-        )
-    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach)
+        ),
+    )
 
 
 @router.put(
@@ -597,8 +575,9 @@ def decide_authority(
     state: AppState = Depends(get_state),
     user: staff.StaffUser = Depends(MANAGE_BREACHES),
 ) -> Any:
-    try:
-        breach = br.decide_authority(
+    return _changed(
+        state,
+        lambda: br.decide_authority(
             state.engine,
             organisation_id,
             breach_id,
@@ -608,10 +587,8 @@ def decide_authority(
             notified_at=body.notified_at,
             reference=body.reference,
             expected_revision=body.revision,
-        )
-    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach)
+        ),
+    )
 
 
 @router.put(
@@ -628,8 +605,9 @@ def record_authority_notification(
     state: AppState = Depends(get_state),
     user: staff.StaffUser = Depends(MANAGE_BREACHES),
 ) -> Any:
-    try:
-        breach = br.record_authority_notification(
+    return _changed(
+        state,
+        lambda: br.record_authority_notification(
             state.engine,
             organisation_id,
             breach_id,
@@ -637,10 +615,8 @@ def record_authority_notification(
             reference=body.reference,
             by=_who(user),
             expected_revision=body.revision,
-        )
-    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach)
+        ),
+    )
 
 
 @router.put(
@@ -657,8 +633,9 @@ def decide_residents(
     state: AppState = Depends(get_state),
     user: staff.StaffUser = Depends(MANAGE_BREACHES),
 ) -> Any:
-    try:
-        breach = br.decide_residents(
+    return _changed(
+        state,
+        lambda: br.decide_residents(
             state.engine,
             organisation_id,
             breach_id,
@@ -667,10 +644,8 @@ def decide_residents(
             by=_who(user),
             notified_at=body.notified_at,
             expected_revision=body.revision,
-        )
-    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach)
+        ),
+    )
 
 
 @router.put(
@@ -687,18 +662,17 @@ def close_data_breach(
     state: AppState = Depends(get_state),
     user: staff.StaffUser = Depends(MANAGE_BREACHES),
 ) -> Any:
-    try:
-        breach = br.close_breach(
+    return _changed(
+        state,
+        lambda: br.close_breach(
             state.engine,
             organisation_id,
             breach_id,
             by=_who(user),
             note=body.note,
             expected_revision=body.revision,
-        )
-    except (br.BreachError, br.BreachNotFound, br.BreachConflict) as error:
-        raise _breach_problem(error) from None
-    return _breach_answer(state, breach)
+        ),
+    )
 
 
 @router.get(
@@ -729,9 +703,7 @@ def size_data_breach(
     state: AppState = Depends(get_state),
     _user: staff.StaffUser = Depends(READ_BREACHES),
 ) -> Any:
-    breach = br.get_breach(state.engine, organisation_id, breach_id)
-    if breach is None:
-        raise ProblemError(404, f"Er is geen datalek {breach_id} bij {organisation_id}.")
+    breach = _existing_breach(state, organisation_id, breach_id)
     window = br.sizing_window(
         breach, _in_range("query.from", since), _in_range("query.until", until)
     )
@@ -830,7 +802,7 @@ def list_break_glass_decisions(
         limit=params.page_size,
         offset=(params.page - 1) * params.page_size,
     )
-    return _page(request, [_decision(i, user) for i in items], total, params)
+    return page_of(request, [_decision(i, user) for i in items], total, params)
 
 
 @router.get(
@@ -848,9 +820,7 @@ def get_break_glass_decision(
 ) -> Any:
     item = rv.get_break_glass(state.engine, organisation_id, decision_id)
     if item is None:
-        raise ProblemError(
-            404, f"Er is geen besluit {decision_id} met noodtoegang bij {organisation_id}."
-        )
+        raise _no_decision(organisation_id, decision_id)
     return _decision(item, user)
 
 
@@ -885,16 +855,10 @@ def review_break_glass_decision(
             400, str(error), [InvalidParam(name=name, type="value_error", reason=error.message)]
         ) from None
     except rv.ReviewNotFound:
-        raise ProblemError(
-            404, f"Er is geen besluit {decision_id} met noodtoegang bij {organisation_id}."
-        ) from None
+        raise _no_decision(organisation_id, decision_id) from None
     except rv.SelfReview as error:
         raise ProblemError(403, str(error)) from None
     except rv.AlreadyReviewed as error:
         raise ProblemError(409, str(error)) from None
     location = f"{API_PREFIX}/organisations/{organisation_id}/break-glass-decisions/{decision_id}"
-    return JSONResponse(
-        _review(review).model_dump(mode="json", by_alias=True),
-        status_code=201,
-        headers={"Location": location},
-    )
+    return created(_review(review), location)

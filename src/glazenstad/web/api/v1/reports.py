@@ -18,9 +18,9 @@ from glazenstad.insight.report import UnknownOrganisation
 from glazenstad.insight.report_pdf import PdfError, html_to_pdf
 from glazenstad.insight.report_period import FORMS_EN, PERIOD_PATTERN, PeriodError, parse_period
 from glazenstad.web import staff
-from glazenstad.web.api.v1.common import OrgId, problem_responses
+from glazenstad.web.api.v1.common import OrgId, described_problem, invalid_input, problem_responses
 from glazenstad.web.portal.report_html import csp_header, file_name, make_report, render_report
-from glazenstad.web.problems import InvalidParam, ProblemError
+from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
 
 router = APIRouter(tags=["Reports"])
@@ -55,16 +55,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
     },
-    **problem_responses(400, 404, 406, 500),
-    401: {
-        **problem_responses(401)[401],
-        "description": "No valid staff token (Authorization: Bearer <token>).",
-    },
-    403: {**problem_responses(403)[403], "description": "The staff member may not make reports."},
-    503: {
-        **problem_responses(503)[503],
-        "description": "The PDF cannot be made now (no Chromium on the server); HTML works.",
-    },
+    **problem_responses(400, 401, 404, 406, 500),
+    **described_problem(403, "The staff member may not make reports."),
+    **described_problem(503, "The PDF cannot be made now (no Chromium on the server); HTML works."),
 }
 
 
@@ -116,10 +109,8 @@ def get_council_report(
     try:
         data = make_report(state.engine, state.register, organisation_id, parse_period(period))
     except PeriodError as exc:
-        raise ProblemError(
-            400,
-            f"De periode is niet goed: {exc.dutch}.",
-            [InvalidParam(name="path.period", type="value_error", reason=exc.dutch)],
+        raise invalid_input(
+            "path.period", exc.dutch, f"De periode is niet goed: {exc.dutch}."
         ) from None
     except UnknownOrganisation:
         raise ProblemError(404, f"Er is geen organisatie {organisation_id}.") from None

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from glazenstad.insight.signals import (
@@ -32,12 +31,16 @@ from glazenstad.insight.signals.content import MAX_RESPONSE, MAX_TEXT
 from glazenstad.web import staff
 from glazenstad.web.api.v1.common import (
     API_PREFIX,
+    STAFF_ERRORS,
     ApiModel,
     OrgId,
     PageParams,
+    created,
+    described_problem,
     page_model,
     paginate,
     problem_responses,
+    registered_organisation,
 )
 from glazenstad.web.problems import InvalidParam, ProblemError
 from glazenstad.web.state import AppState, get_state
@@ -47,26 +50,7 @@ router = APIRouter(tags=["Signals"])
 State = Literal["new", "under_review", "rule_changed", "explained", "rejected"]
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
 DECISION_ID = r"^[0-9a-f]{32}$"
-STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 404, 500),
-    **{
-        status: {**response, "description": description}
-        for (status, response), description in zip(
-            problem_responses(401, 403).items(),
-            (
-                "No valid staff token (Authorization: Bearer <token>).",
-                "The staff member lacks the permission this needs.",
-            ),
-            strict=True,
-        )
-    },
-}
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {
-        **problem_responses(409)[409],
-        "description": "Not possible in the signal's present state, or already done.",
-    }
-}
+CONFLICT = described_problem(409, "Not possible in the signal's present state, or already done.")
 FIELDS = {
     "decision": "body.decisionId",
     "rule": "body.ruleId",
@@ -261,11 +245,7 @@ def file_signal(
     except SignalError as error:
         raise _problem(error) from None
     location = f"{API_PREFIX}/organisations/{organisation_id}/signals/{signal.id}"
-    return JSONResponse(
-        _signal_out(signal, actor).model_dump(mode="json", by_alias=True),
-        status_code=201,
-        headers={"Location": location},
-    )
+    return created(_signal_out(signal, actor), location)
 
 
 @router.get(
@@ -340,8 +320,7 @@ def move_signal(
     responses=problem_responses(400, 404, 500),
 )
 def signal_figures(organisation_id: OrgId, state: AppState = Depends(get_state)) -> Any:
-    if state.register.snapshot().organisation(organisation_id) is None:
-        raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
+    registered_organisation(state, organisation_id)
     figures = public_signal_figures(state.engine, organisation_id)
     return PublicSignalNumbers(
         organisation_id=figures.organisation_id,
