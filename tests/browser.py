@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from glazenstad.web.portal.assets import MissingAssetError, build_assets, vendor_dir
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, missing_tool
 
 CHROMIUM = Path("/usr/bin/chromium")
 NODE_MODULES = ROOT / "node_modules"
@@ -48,11 +46,7 @@ _CSP_RECORDER = (
 )
 
 
-def missing(reason: str) -> None:
-    """A missing tool skips the test locally, and fails it in CI where it must be there."""
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
+missing = missing_tool
 
 
 def require_assets() -> None:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -28,6 +28,14 @@ PG_ADMIN_URL = os.environ.get(
     "GLAZENSTAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing_tool(reason: str) -> NoReturn:
+    """A missing tool or service skips the test here, with the reason shown, and fails it when
+    CI=true, where it must be there."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
 
 
 def _postgres_available() -> str | None:
@@ -52,9 +60,7 @@ def require_postgres() -> None:
         _PG_REASON = _postgres_available()
         _PG_CHECKED = True
     if _PG_REASON is not None:
-        if IN_CI:
-            pytest.fail(f"CI=true and {_PG_REASON}")
-        pytest.skip(_PG_REASON)
+        missing_tool(_PG_REASON)
 
 
 @pytest.fixture
@@ -115,10 +121,9 @@ def require_mqtt() -> None:
         with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=3):
             return
     except OSError as exc:
-        reason = f"MQTT broker not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc.__class__.__name__}"
-    if IN_CI:
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
+        missing_tool(
+            f"MQTT broker not reachable at {MQTT_HOST}:{MQTT_PORT}: {exc.__class__.__name__}"
+        )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, ROOT, require_postgres
+from tests.conftest import PG_ADMIN_URL, ROOT, missing_tool, require_postgres
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,9 +26,7 @@ def test_decision_benchmark_smoke() -> None:
     missing = [m for m in ("cedarpy", "casbin") if importlib.util.find_spec(m) is None]
     if missing:
         reason = f"{', '.join(missing)} not installed (the bench extra; bin/setup --dev has it)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_tool(reason)
     result = _run("benchmarks.decisions", "--smoke")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Engine.decide" in result.stdout
@@ -37,9 +35,7 @@ def test_decision_benchmark_smoke() -> None:
 def test_http_benchmark_smoke() -> None:
     if shutil.which("wrk") is None:
         reason = "wrk not installed (apt-get install wrk)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_tool(reason)
     result = _run("benchmarks.http", "--seconds", "1", "--connections", "4", "--batch", "10")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
@@ -74,9 +70,7 @@ def test_execution_benchmark_smoke() -> None:
     ]
     if missing:
         reason = f"{', '.join(missing)} not installed (Debian packages)"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_tool(reason)
     result = _run(
         "benchmarks.execution",
         *("--seconds", "1", "--connections", "4", "--databases", "sqlite"),

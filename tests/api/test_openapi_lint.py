@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import IN_CI, ROOT
+from tests.conftest import ROOT, missing_tool
 
 RULESET = ROOT.parent / "shared" / "standards" / "adr-spectral-ruleset.yaml"
 SPECTRAL = ROOT / "node_modules" / ".bin" / "spectral"
@@ -20,9 +20,7 @@ SPECTRAL = ROOT / "node_modules" / ".bin" / "spectral"
 def _require(path: Path, what: str) -> None:
     if not path.exists():
         reason = f"{what} not found at {path}"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_tool(reason)
 
 
 @pytest.mark.node

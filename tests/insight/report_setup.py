@@ -401,3 +401,14 @@ def written_database(folder: Path, *, every: int = 3) -> Written:
     finally:
         engine.dispose()
     return Written(url, history, folder)
+
+
+def require_chromium() -> None:
+    """The PDF needs Debian's chromium: skipped without it here, a failure when CI=true."""
+    from glazenstad.insight.report_pdf import ChromiumMissing, find_chromium
+    from tests.conftest import missing_tool
+
+    try:
+        find_chromium()
+    except ChromiumMissing as exc:
+        missing_tool(str(exc))

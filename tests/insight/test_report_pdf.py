@@ -17,27 +17,24 @@ from typer.testing import CliRunner
 from glazenstad.cli import app
 from glazenstad.db.engine import make_engine
 from glazenstad.insight.report import build_report
-from glazenstad.insight.report_pdf import ChromiumMissing, PdfError, find_chromium, html_to_pdf
+from glazenstad.insight.report_pdf import ChromiumMissing, PdfError, html_to_pdf
 from glazenstad.insight.report_period import parse_period
 from glazenstad.register.store import RegisterStore
 from glazenstad.web.portal.report_html import render_report
-from tests.conftest import IN_CI
 from tests.insight.pdfpages import page_texts, render_pages
-from tests.insight.report_setup import NOW, ORG, PERIOD_KEY, Written, written_database
+from tests.insight.report_setup import (
+    NOW,
+    ORG,
+    PERIOD_KEY,
+    Written,
+    require_chromium,
+    written_database,
+)
 
 runner = CliRunner()
 REPORT = ["report", "--period", PERIOD_KEY, "--organisation", ORG]
 DAYS = ["report", "--since", "2026-09-07", "--until", "2026-09-13", "--organisation", ORG]
 A4_POINTS = (595, 842)  # 210 × 297 mm at 72 points per inch
-
-
-def _require_chromium() -> None:
-    try:
-        find_chromium()
-    except ChromiumMissing as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true and {exc}")
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +54,7 @@ def html(written: Written) -> str:
 
 @pytest.fixture(scope="module")
 def pdf(html: str) -> bytes:
-    _require_chromium()
+    require_chromium()
     return html_to_pdf(html)
 
 
@@ -189,7 +186,7 @@ def test_cli_without_a_browser_writes_the_html_and_fails_the_pdf(
 
 @pytest.mark.browser
 def test_cli_writes_the_pdf(database: Written, tmp_path: Path) -> None:
-    _require_chromium()
+    require_chromium()
     result = runner.invoke(
         app, ["report", "--period", PERIOD_KEY, "--output", str(tmp_path), "--organisation", ORG]
     )

@@ -8,13 +8,12 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from glazenstad.insight.report_pdf import ChromiumMissing, find_chromium
 from glazenstad.settings import Settings
 from glazenstad.web.api.v1.reports import negotiate
 from glazenstad.web.app import create_app
-from tests.conftest import IN_CI, login_staff, staff_token
+from tests.conftest import login_staff, staff_token
 from tests.insight.pdfpages import page_texts
-from tests.insight.report_setup import ORG, PERIOD_KEY, Written, written_database
+from tests.insight.report_setup import ORG, PERIOD_KEY, Written, require_chromium, written_database
 
 PAGE = "/medewerkers/verantwoording"
 DOCUMENT = f"{PAGE}/{PERIOD_KEY}/verslag.html"
@@ -34,15 +33,6 @@ def client(written: Written) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=written.url, data_dir=written.folder))
     with TestClient(app) as test_client:
         yield test_client
-
-
-def _require_chromium() -> None:
-    try:
-        find_chromium()
-    except ChromiumMissing as exc:
-        if IN_CI:
-            pytest.fail(f"CI=true and {exc}")
-        pytest.skip(str(exc))
 
 
 # --- portal ------------------------------------------------------------------------------------
@@ -126,7 +116,7 @@ def test_staff_see_only_their_own_organisation(client: TestClient) -> None:
 
 @pytest.mark.browser
 def test_the_pdf_downloads(client: TestClient) -> None:
-    _require_chromium()
+    require_chromium()
     login_staff(client, MAKER)
     response = client.get(PDF)
     assert response.status_code == 200
@@ -192,7 +182,7 @@ def test_the_api_refuses_a_representation_it_does_not_have(client: TestClient) -
 
 @pytest.mark.browser
 def test_the_api_answers_pdf_when_asked(client: TestClient) -> None:
-    _require_chromium()
+    require_chromium()
     response = client.get(API, headers={**staff_token(MAKER), "Accept": "application/pdf"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"

@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
@@ -28,7 +27,7 @@ from glazenstad.execution.parking.pipeline import (
 )
 from glazenstad.execution.parking.simulate import simulate_parking
 from glazenstad.execution.parking.tables import parking_hourly, parking_scan
-from tests.conftest import IN_CI
+from tests.conftest import missing_tool
 from tests.execution.sensorutil import wait_for
 from tests.parking.conftest import CAR, ORG, ZONE, Setup
 
@@ -117,9 +116,7 @@ def _acked(info: mqtt.MQTTMessageInfo) -> bool:
 def private_broker(tmp_path: Path) -> Iterator[PrivateMosquitto]:
     if mosquitto_binary() is None:
         reason = "mosquitto not installed: cannot run a private broker"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        missing_tool(reason)
     broker = PrivateMosquitto(tmp_path)
     broker.start()
     try:

@@ -355,32 +355,30 @@ def mount(app: FastAPI) -> None:
         compliance,
         dashboard,
         devlogin,
+        impact,
+        incidents,
         metingen,
+        peers,
+        report,
         resident,
+        signals,
         stafflogin,
     )
 
     app.state.portal_sessions = devlogin.SessionStore()
     app.include_router(router)
-    app.include_router(devlogin.router)
-    app.include_router(resident.router)
-    app.include_router(metingen.router)
-    app.include_router(stafflogin.router)
-    from glazenstad.web.portal import peers as peer_pages
-
-    app.include_router(peer_pages.router)
-    app.include_router(dashboard.router)
-    app.include_router(compliance.router)
-    from glazenstad.web.portal import signals as signal_pages
-
-    app.include_router(signal_pages.router)
-    from glazenstad.web.portal import report as report_pages
-
-    app.include_router(report_pages.router)
-    from glazenstad.web.portal import incidents as incident_pages
-
-    app.include_router(incident_pages.router)
-    from glazenstad.web.portal import impact as impact_pages
-
-    app.include_router(impact_pages.router)
+    for module in (
+        devlogin,
+        resident,
+        metingen,
+        stafflogin,
+        peers,
+        dashboard,
+        compliance,
+        signals,
+        report,
+        incidents,
+        impact,
+    ):
+        app.include_router(module.router)
     app.mount("/static", CachedStaticFiles(directory=str(WEB_DIR / "static")), name="static")

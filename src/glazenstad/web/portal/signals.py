@@ -15,7 +15,6 @@ the domain refuses a BSN or a licence plate with a message next to the field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Final
 
@@ -79,21 +78,6 @@ def signal_url(signal_id: int) -> str:
 
 
 # --- who may open these pages ----------------------------------------------------------------
-
-
-def _staff_with_any(*permissions: str) -> Callable[[Request], staff.StaffUser]:
-    """Like `staff.portal_staff`, for pages that one of several permissions opens."""
-    login = staff.portal_staff(permissions[0])  # its answer without a session: to the login
-
-    def dependency(request: Request) -> staff.StaffUser:
-        user = staff.session_user(request)
-        if user is None:
-            return login(request)
-        if not any(user.can(p) for p in permissions):
-            raise HTTPException(status_code=403)
-        return user
-
-    return dependency
 
 
 def _register(request: Request, organisation_id: str) -> OrganisationRegister | None:
@@ -217,7 +201,7 @@ def signal_list(
     request: Request,
     status: str | None = None,
     regel: str | None = None,
-    user: staff.StaffUser = Depends(_staff_with_any(*SIGNAL_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.portal_staff(*SIGNAL_PERMISSIONS)),
 ) -> Response:
     state = status if status in workflow.STATES else None
     rule_id = (regel or "").strip()[:80] or None
@@ -499,7 +483,7 @@ def signal_detail(
     signal_id: int,
     ingediend: str | None = None,
     bijgewerkt: str | None = None,
-    user: staff.StaffUser = Depends(_staff_with_any(*SIGNAL_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.portal_staff(*SIGNAL_PERMISSIONS)),
 ) -> Response:
     actor = signal_actor(user)
     notice = "ingediend" if ingediend else ("bijgewerkt" if bijgewerkt else None)
@@ -514,7 +498,7 @@ def move_signal(
     status: Annotated[str, Form(max_length=40)] = "",
     antwoord: Annotated[str, Form(max_length=MAX_RESPONSE * 2)] = "",
     formulier_token: Annotated[str, Form(max_length=200)] = "",
-    user: staff.StaffUser = Depends(_staff_with_any(*TRIAGE_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.portal_staff(*TRIAGE_PERMISSIONS)),
 ) -> Response:
     check_csrf(request, formulier_token)
     actor = signal_actor(user)

@@ -7,7 +7,6 @@ workflow new → under_review → rule_changed | explained | rejected. The figur
 public and holds aggregate numbers only.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -74,12 +73,6 @@ def signal_actor(user: staff.StaffUser) -> Actor:
 
 SIGNAL_PERMISSIONS = (staff.SIGNALS_FILE, staff.SIGNALS_TRIAGE, staff.SIGNALS_TRIAGE_ALL)
 TRIAGE_PERMISSIONS = (staff.SIGNALS_TRIAGE, staff.SIGNALS_TRIAGE_ALL)
-
-
-def staff_with_any(*permissions: str) -> Callable[..., staff.StaffUser]:
-    """Reading signals is for whoever files or triages them; what each one sees is then decided
-    per signal."""
-    return staff.api_staff(*permissions)
 
 
 def _problem(error: SignalError) -> ProblemError:
@@ -262,7 +255,7 @@ def list_signals(
     rule_id: Annotated[str | None, Query(alias="ruleId", pattern=RULE_ID)] = None,
     params: PageParams = Depends(),
     state: AppState = Depends(get_state),
-    user: staff.StaffUser = Depends(staff_with_any(*SIGNAL_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.api_staff(*SIGNAL_PERMISSIONS)),
 ) -> Any:
     found = SignalStore(state.engine).search(
         signal_actor(user), state=signal_state, rule_id=rule_id
@@ -281,7 +274,7 @@ def get_signal(
     organisation_id: OrgId,
     signal_id: SignalId,
     state: AppState = Depends(get_state),
-    user: staff.StaffUser = Depends(staff_with_any(*SIGNAL_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.api_staff(*SIGNAL_PERMISSIONS)),
 ) -> Any:
     actor = signal_actor(user)
     try:
@@ -302,7 +295,7 @@ def move_signal(
     signal_id: SignalId,
     body: SignalTransition,
     state: AppState = Depends(get_state),
-    user: staff.StaffUser = Depends(staff_with_any(*TRIAGE_PERMISSIONS)),
+    user: staff.StaffUser = Depends(staff.api_staff(*TRIAGE_PERMISSIONS)),
 ) -> Any:
     actor = signal_actor(user)
     try:
