@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
 from glazenstad import __version__
 from glazenstad.db.base import utcnow
@@ -48,8 +48,12 @@ from glazenstad.insight.report_changes import (
 from glazenstad.insight.report_period import ReportPeriod
 from glazenstad.insight.signals import workflow
 from glazenstad.insight.signals.content import personal_data_problem
-from glazenstad.insight.signals.figures import SignalCounts, signal_counts
-from glazenstad.insight.signals.tables import signal
+from glazenstad.insight.signals.figures import (
+    SignalCounts,
+    closed_signals,
+    open_signal_count,
+    signal_counts,
+)
 from glazenstad.register.model import KIND_ACTIVITY
 from glazenstad.register.store import OrganisationRegister, RegisterStore
 from glazenstad.rules.effective import purpose_binding_rules
@@ -400,30 +404,13 @@ def _signals(
 ) -> SignalSection:
     filed = signal_counts(engine, organisation_id, period.start, period.end)
     earlier = signal_counts(engine, organisation_id, previous.start, previous.end)
-    s = signal
-    closed = (
-        select(s.c.rule_title, s.c.owner, s.c.state, s.c.response)
-        .where(
-            s.c.organisation_id == organisation_id,
-            s.c.state.in_(workflow.FINAL_STATES),
-            s.c.changed_at >= period.start,
-            s.c.changed_at < period.end,
-        )
-        .order_by(s.c.changed_at, s.c.id)
-    )
-    still_open = select(func.count()).where(
-        s.c.organisation_id == organisation_id, s.c.state.in_(workflow.OPEN_STATES)
-    )
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
     responses: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     left_out = 0
-    with engine.connect() as conn:
-        rows = conn.execute(closed).all()
-        open_now = int(conn.execute(still_open).scalar_one())
-    for row in rows:
+    for row in closed_signals(engine, organisation_id, period.start, period.end):
         key = (row.rule_title, row.owner, row.state)
         counts[key] += 1
-        if not (row.response or "").strip():
+        if row.response is None or not row.response.strip():
             continue
         text = quotable(row.response)
         if text is None:
@@ -443,7 +430,7 @@ def _signals(
         filed=filed,
         previous_total=earlier.total,
         handled=tuple(handled),
-        open_now=open_now,
+        open_now=open_signal_count(engine, organisation_id),
         responses_left_out=left_out,
     )
 

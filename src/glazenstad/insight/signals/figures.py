@@ -154,3 +154,41 @@ def public_signal_figures(engine: Engine, organisation_id: str) -> PublicSignalF
         first_filed_at=first,
         last_filed_at=last,
     )
+
+
+@dataclass(frozen=True)
+class ClosedSignal:
+    """A signal answered for good: the rule, its owner, the outcome and the owner's answer."""
+
+    rule_title: str
+    owner: str
+    state: str
+    response: str | None
+
+
+def closed_signals(
+    engine: Engine, organisation_id: str, since: datetime, until: datetime
+) -> list[ClosedSignal]:
+    """Signals that reached a final state in [since, until), oldest first (for the council
+    report's "what was done with them"; the filer is not part of it)."""
+    query = (
+        select(signal.c.rule_title, signal.c.owner, signal.c.state, signal.c.response)
+        .where(
+            signal.c.organisation_id == organisation_id,
+            signal.c.state.in_(workflow.FINAL_STATES),
+            signal.c.changed_at >= since,
+            signal.c.changed_at < until,
+        )
+        .order_by(signal.c.changed_at, signal.c.id)
+    )
+    with engine.connect() as conn:
+        return [ClosedSignal(*row) for row in conn.execute(query)]
+
+
+def open_signal_count(engine: Engine, organisation_id: str) -> int:
+    """Signals still waiting for a final answer, now."""
+    query = select(func.count()).where(
+        signal.c.organisation_id == organisation_id, signal.c.state.in_(workflow.OPEN_STATES)
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
