@@ -65,12 +65,12 @@ DAY_MS = 86_400_000
 
 
 def load_demo(engine: Engine) -> None:
-    load_register(engine, REGISTER, loaded_by="benchmark")
+    load_register(engine, REGISTER, loaded_by="benchmark", approved_by="benchmark-approver")
     store = PolicyStore(engine)
     for loaded in parse_policies(POLICIES).policies:
         version, _ = store.save(loaded.policy, by="benchmark")
         if version.status != "active":
-            store.activate(version.organisation_id, version.content_hash, by="benchmark")
+            store.activate(version.organisation_id, version.content_hash, by="benchmark-approver")
     time.sleep(0.01)  # records start after the register versions were recorded
 
 

@@ -72,7 +72,7 @@ def _activate(engine: Engine) -> None:
     store = PolicyStore(engine)
     for loaded in parse_policies(POLICIES).policies:
         version, _ = store.save(loaded.policy, by="benchmark")
-        store.activate(loaded.policy.organisation, version.content_hash, by="benchmark")
+        store.activate(loaded.policy.organisation, version.content_hash, by="benchmark-approver")
 
 
 def _requests(register: OrganisationRegister, rng: random.Random) -> list[DecisionRequest]:
@@ -126,7 +126,7 @@ def fill(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     migrate(engine)
-    load_register(engine, REGISTER)
+    load_register(engine, REGISTER, approved_by="benchmark-approver")
     _activate(engine)
     register_store = RegisterStore(engine)
     register = register_store.snapshot().organisation(ORG)

@@ -307,7 +307,12 @@ def build_ours(root: Path, activities: list[Activity], cases: list[Case]) -> Our
     start = time.perf_counter()
     database = make_engine("sqlite://")
     migrate(database)
-    load_register(database, write_register(root, activities), loaded_by="benchmark")
+    load_register(
+        database,
+        write_register(root, activities),
+        loaded_by="benchmark",
+        approved_by="benchmark-approver",
+    )
     snapshot = RegisterStore(database).snapshot()
     tree = parse_policies(write_policy(root, activities))
     problems = check_references(tree, snapshot)

@@ -119,12 +119,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def prepare(database: Database) -> None:
     engine = make_engine(database.url)
     migrate(engine)
-    load_register(engine, REGISTER, loaded_by="benchmark")
+    load_register(engine, REGISTER, loaded_by="benchmark", approved_by="benchmark-approver")
     store = PolicyStore(engine)
     for loaded in parse_policies(POLICIES).policies:
         version, _ = store.save(loaded.policy, by="benchmark")
         if version.status != "active":
-            store.activate(version.organisation_id, version.content_hash, by="benchmark")
+            store.activate(version.organisation_id, version.content_hash, by="benchmark-approver")
     engine.dispose()
 
 

@@ -47,11 +47,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SYSTEM_TOKEN = "demo-system-voorbeeldstad"  # demo/systems.yaml: scope decisions:request
+
+
 def lua(body: Mapping[str, object]) -> str:
     payload = json.dumps(json.dumps(body))
     return (
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {SYSTEM_TOKEN}"\n'
         f"wrk.body = {payload}\n"
         "done = function(summary, latency, requests)\n"
         '  io.write(string.format("P99_US %d\\n", latency:percentile(99)))\n'
@@ -88,7 +92,7 @@ def check_answer(base: str) -> None:
     request = urllib.request.Request(
         f"{base}/api/v1/decisions",
         data=json.dumps(REQUEST).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {SYSTEM_TOKEN}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         answer = json.load(response)

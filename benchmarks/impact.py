@@ -188,13 +188,13 @@ def draft_of(policy: Policy) -> Policy:
 def set_up(engine: Engine) -> tuple[RulesService, CompiledPolicy, CompiledPolicy, str]:
     """Demo register and policies loaded, Voorbeeldstad's active; the draft stored."""
     migrate(engine)
-    load_register(engine, DEMO_REGISTER, loaded_by="benchmark")
+    load_register(engine, DEMO_REGISTER, loaded_by="benchmark", approved_by="benchmark-approver")
     store = PolicyStore(engine)
     tree = parse_policies(DEMO_POLICIES)
     active_policy: Policy | None = None
     for loaded in tree.policies:
         version, _ = store.save(loaded.policy, by="benchmark", source=loaded.file)
-        store.activate(version.organisation_id, version.content_hash, by="benchmark")
+        store.activate(version.organisation_id, version.content_hash, by="benchmark-approver")
         if loaded.policy.organisation == ORGANISATION:
             active_policy = loaded.policy
     assert active_policy is not None

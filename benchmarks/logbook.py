@@ -68,6 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 REGISTER = ROOT / "demo" / "register"
 ORG = "voorbeeldstad"
+AUTHORIZATION = "Bearer demo-system-voorbeeldstad"  # demo/systems.yaml: scope logbook:write
 ACTIVITY_ID = "parkeerhandhaving-scanauto"
 # A benchmark-only key (random per run), so the run also works where the demo key is refused.
 KEY = "bench:" + __import__("base64").b64encode(os.urandom(32)).decode()
@@ -230,7 +231,11 @@ def send_all(
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        headers = {"Content-Type": content_type, "Glazenstad-Organisation": ORG}
+        headers = {
+            "Content-Type": content_type,
+            "Glazenstad-Organisation": ORG,
+            "Authorization": AUTHORIZATION,
+        }
         while True:
             with lock:
                 if not queue:
@@ -454,7 +459,12 @@ def read_latency(server: Server, subjects: list[str], reads: int) -> tuple[float
     for i in range(reads):
         body = json.dumps({"dpl.core.data_subject_id": subjects[i % len(subjects)]})
         started = time.perf_counter()
-        conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", "Authorization": AUTHORIZATION},
+        )
         response = conn.getresponse()
         answer = response.read()
         timings.append(time.perf_counter() - started)
@@ -473,7 +483,7 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str
     try:
         engine = make_engine(database.url)
         migrate(engine)
-        load_register(engine, REGISTER, loaded_by="benchmark")
+        load_register(engine, REGISTER, loaded_by="benchmark", approved_by="benchmark-approver")
         time.sleep(0.01)
         print(f"[{kind}] building {args.records:,} records twice (JSON, OTLP) …")
         bodies = json_bodies(args.records, args.batch, rng)

@@ -23,11 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_REGISTER = ROOT / "demo" / "register"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEST_REGISTER = FIXTURES / "register"
+TEST_SYSTEMS = FIXTURES / "systems.yaml"
+"""System clients of the test organisation (pass as `Settings(system_clients=...)`)."""
 
 PG_ADMIN_URL = os.environ.get(
     "GLAZENSTAD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every test client logs in and searches from the same address; the rate limits have tests of
+# their own (tests/trust/test_limits.py), which set them explicitly.
+os.environ.setdefault("GLAZENSTAD_RATE_LIMIT_LOGIN", "100000/minute")
+os.environ.setdefault("GLAZENSTAD_RATE_LIMIT_SEARCH", "100000/minute")
 
 
 def missing_tool(reason: str) -> NoReturn:
@@ -179,6 +185,16 @@ def serving(app: Any, port: int = 0) -> Iterator[str]:
 def staff_token(user_id: str) -> dict[str, str]:
     """API headers of a demo member of staff (demo/staff.yaml)."""
     return {"Authorization": f"Bearer demo-staff-{user_id}"}
+
+
+def system_token(client_id: str = "teststad") -> dict[str, str]:
+    """API headers of a system client of the test file (tests/fixtures/systems.yaml)."""
+    return {"Authorization": f"Bearer test-system-{client_id}"}
+
+
+def demo_system_token(client_id: str = "voorbeeldstad") -> dict[str, str]:
+    """API headers of a system client of the demo (demo/systems.yaml)."""
+    return {"Authorization": f"Bearer demo-system-{client_id}"}
 
 
 def login_staff(client: Any, user_id: str) -> None:

@@ -38,10 +38,12 @@ def test_check_reports_problems_with_exit_1(tmp_path: Path) -> None:
 
 
 def test_load_quality_and_exports() -> None:
-    loaded = runner.invoke(app, ["register", "load", str(TEST_REGISTER)])
+    loaded = runner.invoke(app, ["register", "load", str(TEST_REGISTER), "--by", "im"])
     assert loaded.exit_code == 0, loaded.output
-    assert "9 new" in loaded.output
-    again = runner.invoke(app, ["register", "load", str(TEST_REGISTER)])
+    assert "Proposed load 1" in loaded.output and "9 new" in loaded.output
+    approved = runner.invoke(app, ["register", "approve", "1", "--by", "fg", "--note", "ok"])
+    assert approved.exit_code == 0, approved.output
+    again = runner.invoke(app, ["register", "load", str(TEST_REGISTER), "--by", "im"])
     assert "9 unchanged" in again.output
     quality = runner.invoke(app, ["register", "quality", "--json"])
     assert quality.exit_code == 1  # the fixture has one error-level finding
@@ -88,11 +90,17 @@ def test_rules_check_test_load_activate(tmp_path: Path) -> None:
     assert "FAIL teststad/scenarios.yaml:12 Handhaver leest kenteken op zondag" in failing.output
     assert "expected permit, got deny (deny_rule)" in failing.output
     assert "uitleg: Nee." in failing.output
-    assert runner.invoke(app, ["register", "load", str(TEST_REGISTER)]).exit_code == 0
+    assert runner.invoke(app, ["register", "load", str(TEST_REGISTER), "--by", "im"]).exit_code == 0
+    assert (
+        runner.invoke(app, ["register", "approve", "1", "--by", "fg", "--note", "ok"]).exit_code
+        == 0
+    )
     loaded = runner.invoke(app, ["rules", "load", str(TEST_POLICIES), "--by", "fg"])
     assert "new draft" in loaded.output
     version = loaded.output.split("gegevensgebruik ", 1)[1][:12]
-    activated = runner.invoke(app, ["rules", "activate", "teststad", version, "--by", "ciso"])
+    activated = runner.invoke(
+        app, ["rules", "activate", "teststad", version, "--by", "ciso", "--note", "vastgesteld"]
+    )
     assert activated.exit_code == 0 and "Active for teststad" in activated.output
     listing = runner.invoke(app, ["rules", "versions"])
     assert "active" in listing.output and "ciso" in listing.output

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from glazenstad.logbook.pseudonym import Pseudonymizer
 
 
+def _loopback(url: str) -> bool:
+    """An http URL that never leaves this machine (RFC 8252 section 8.3)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+
+
 class Settings(BaseSettings):
     """Settings read from `GLAZENSTAD_*` environment variables (and a `.env` file if present)."""
 
@@ -54,11 +62,146 @@ class Settings(BaseSettings):
         description="Staff directory (people, roles, permissions, API token hashes). Empty "
         "means the demo directory outside production; production then has no staff access.",
     )
+    system_clients: Path | None = Field(
+        default=None,
+        description="System clients file (applications, gateway, pipelines: organisation, "
+        "scopes, token hashes). Empty means the demo file outside production; production then "
+        "accepts only OAuth2 access tokens.",
+    )
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger ones get 413.",
+    )
+    rate_limit_login: str = Field(
+        default="10/minute", description="Login attempts per client address, e.g. '10/minute'."
+    )
+    rate_limit_search: str = Field(
+        default="120/minute", description="Free-text searches (q=) per client address."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (this process) or redis://host "
+        "(shared by several server processes).",
+    )
     mqtt_url: str | None = Field(
         default=None,
         description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "
         "Empty means the embedded default: simulators feed the pipelines in process.",
     )
+
+    # --- OpenID Connect (docs/login.md); with none of these set, the demo logins stay as they are
+    staff_oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the municipality's identity provider for staff single "
+        "sign-on (Microsoft Entra ID, Keycloak, ...). Empty means no single sign-on.",
+    )
+    staff_oidc_client_id: str | None = Field(
+        default=None, description="Client id of Glazen Stad at the staff identity provider."
+    )
+    staff_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret at the staff identity provider."
+    )
+    staff_oidc_scopes: str = Field(
+        default="openid profile", description="Scopes asked of the staff identity provider."
+    )
+    staff_oidc_id_claim: str = Field(
+        default="preferred_username",
+        description="Claim that becomes the staff id shown in audit trails ('sub' if absent).",
+    )
+    staff_oidc_role_claim: str = Field(
+        default="roles",
+        description="Claim with the user's roles or groups; dots reach into objects "
+        "(Keycloak: realm_access.roles).",
+    )
+    staff_oidc_department_claim: str = Field(
+        default="department", description="Claim with the user's department."
+    )
+    staff_oidc_role_map: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="JSON: role-claim value -> a role (or list of roles) of the staff "
+        'directory, e.g. {"GS-Privacy": "informatiemanager"}. Unmapped values grant nothing.',
+    )
+    staff_oidc_organisation: str | None = Field(
+        default=None, description="Organisation id of every member of staff who signs in."
+    )
+    staff_oidc_organisation_claim: str | None = Field(
+        default=None,
+        description="Claim with the organisation id, for an installation serving several.",
+    )
+    resident_oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the OpenID Connect broker that authenticates residents "
+        "(DigiD) and asserts their BSN. Empty means no resident login outside demo mode.",
+    )
+    resident_oidc_client_id: str | None = Field(
+        default=None, description="Client id of Glazen Stad at the resident broker."
+    )
+    resident_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret at the resident broker."
+    )
+    resident_oidc_scopes: str = Field(
+        default="openid", description="Scopes asked of the resident broker."
+    )
+    resident_oidc_bsn_claim: str = Field(
+        default="bsn", description="Claim in which the broker asserts the BSN."
+    )
+    resident_oidc_organisation: str | None = Field(
+        default=None,
+        description="Organisation id residents sign in to; empty lets them choose.",
+    )
+    system_oidc_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the authorization server that gives systems "
+        "client-credentials access tokens.",
+    )
+    system_oidc_audience: str | None = Field(
+        default=None, description="Audience (aud) that system access tokens must name."
+    )
+    system_oidc_organisation_claim: str = Field(
+        default="organisation",
+        description="Claim of a system access token that names its organisation.",
+    )
+    system_oidc_organisation: str | None = Field(
+        default=None,
+        description="Organisation of system access tokens that name none (an installation of "
+        "one municipality).",
+    )
+
+    @model_validator(mode="after")
+    def _oidc_is_complete(self) -> Settings:
+        for kind in ("staff", "resident"):
+            issuer = getattr(self, f"{kind}_oidc_issuer")
+            if issuer and not getattr(self, f"{kind}_oidc_client_id"):
+                prefix = f"GLAZENSTAD_{kind.upper()}_OIDC"
+                raise ValueError(f"{prefix}_CLIENT_ID must be set with {prefix}_ISSUER")
+        if self.staff_oidc_issuer and not (
+            self.staff_oidc_organisation or self.staff_oidc_organisation_claim
+        ):
+            raise ValueError(
+                "GLAZENSTAD_STAFF_OIDC_ORGANISATION or GLAZENSTAD_STAFF_OIDC_ORGANISATION_CLAIM "
+                "must be set with GLAZENSTAD_STAFF_OIDC_ISSUER (staff belong to an organisation)"
+            )
+        if bool(self.system_oidc_issuer) != bool(self.system_oidc_audience):
+            raise ValueError(
+                "GLAZENSTAD_SYSTEM_OIDC_ISSUER and GLAZENSTAD_SYSTEM_OIDC_AUDIENCE go together"
+            )
+        if self.mode == "production":
+            for name in ("staff_oidc_issuer", "resident_oidc_issuer", "system_oidc_issuer"):
+                value = getattr(self, name)
+                if value and not (value.startswith("https://") or _loopback(value)):
+                    raise ValueError(
+                        f"GLAZENSTAD_{name.upper()} must be an https:// URL in production mode "
+                        "(plain http only to a provider on this machine's loopback address)"
+                    )
+            if (self.staff_oidc_issuer or self.resident_oidc_issuer) and not (
+                self.public_url and self.public_url.startswith("https://")
+            ):
+                raise ValueError(
+                    "GLAZENSTAD_PUBLIC_URL must be an https:// URL in production mode when "
+                    "single sign-on is configured (the provider sends users back to it)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

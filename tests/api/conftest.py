@@ -19,6 +19,6 @@ from tests.conftest import TEST_REGISTER
 def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(database_url=database_url, data_dir=tmp_path)
     app = create_app(settings)
-    load_register(make_engine(database_url), TEST_REGISTER)
+    load_register(make_engine(database_url), TEST_REGISTER, approved_by="test-approver")
     with TestClient(app) as test_client:
         yield test_client

@@ -56,7 +56,7 @@ def sensor_register(tmp_path: Path) -> Path:
 
 
 def load_sensor_register(engine: Engine, tmp_path: Path) -> None:
-    load_register(engine, sensor_register(tmp_path))
+    load_register(engine, sensor_register(tmp_path), approved_by="test-approver")
     time.sleep(0.002)  # what follows happens after the register versions were recorded
 
 

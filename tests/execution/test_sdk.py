@@ -29,13 +29,14 @@ from tests.logbook.conftest import ACTIVITY, BSN, KEY_2026, ORG
 
 OTHER_BSN = "999990019"
 PSEUDONYMS = Pseudonymizer.from_config(KEY_2026)
+TOKEN = "test-system-teststad"  # tests/fixtures/systems.yaml
 
 
 @pytest.fixture
 def log(server: str) -> Iterator[ProcessingLog]:
     """Spans exported one by one with the real OTLP exporter, so a flush is not needed."""
     processing_log = ProcessingLog(
-        server, ORG, "scanauto-app", service_version="1.2.3", batch=False
+        server, ORG, "scanauto-app", service_version="1.2.3", batch=False, token=TOKEN
     )
     yield processing_log
     processing_log.shutdown()
@@ -205,7 +206,7 @@ def test_decorator_logs_every_call(database_url: str, log: ProcessingLog) -> Non
 
 
 def test_batched_export_after_flush(server: str, database_url: str) -> None:
-    batched = ProcessingLog(server, ORG, "scanauto-app")  # BatchSpanProcessor by default
+    batched = ProcessingLog(server, ORG, "scanauto-app", token=TOKEN)  # batched by default
     try:
         with (
             batched.processing(ACTIVITY, "Genest"),

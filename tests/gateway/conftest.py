@@ -194,13 +194,13 @@ def gateway_yaml(upstream: str) -> str:
 
 def load_demo(engine: Engine) -> None:
     """The demo register, and the demo policy stored and activated."""
-    load_register(engine, DEMO_REGISTER, loaded_by="test")
+    load_register(engine, DEMO_REGISTER, loaded_by="test", approved_by="test-approver")
     tree = parse_policies(DEMO_POLICIES)
     store = PolicyStore(engine)
     for loaded in tree.policies:
         version, _ = store.save(loaded.policy, by="test")
         if version.status != "active":
-            store.activate(version.organisation_id, version.content_hash, by="test")
+            store.activate(version.organisation_id, version.content_hash, by="test-approver")
     assert RegisterStore(engine).snapshot().organisation(ORG) is not None
 
 

@@ -167,7 +167,7 @@ def build_history(
     changed_at = period.start + (period.end - period.start) / 2
     history = History(period, loaded_at, changed_at)
     with clock(loaded_at):
-        load_register(engine, DEMO_REGISTER, loaded_by="test")
+        load_register(engine, DEMO_REGISTER, loaded_by="test", approved_by="test-approver")
         store = PolicyStore(engine)
         tree = parse_policies(DEMO_POLICIES)
         originals = [loaded.policy for loaded in tree.policies]
@@ -237,7 +237,9 @@ def build_history(
     # Halfway: a new register version and a new version of the rules.
     if changed_at < now:
         with clock(changed_at):
-            load_register(engine, changed_register(tmp), loaded_by="test")
+            load_register(
+                engine, changed_register(tmp), loaded_by="test", approved_by="test-approver"
+            )
             voorbeeldstad = next(p for p in originals if p.organisation == ORG)
             version, _ = store.save(changed_policy(voorbeeldstad), by="test")
             store.activate(ORG, version.content_hash, by="fg", note="Vastgesteld door het college")

@@ -409,7 +409,7 @@ def _activate_policy(engine: Engine, tmp_path: Path) -> None:
     store = PolicyStore(engine)
     for loaded in parse_policies(tmp_path / "policies").policies:
         version, _ = store.save(loaded.policy, by="test")
-        store.activate(version.organisation_id, version.content_hash, by="test")
+        store.activate(version.organisation_id, version.content_hash, by="test-approver")
 
 
 def _emergency(engine: Engine, moment: datetime) -> str:

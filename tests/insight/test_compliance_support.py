@@ -192,7 +192,7 @@ class Municipality:
 
     def load(self, engine: Engine) -> datetime:
         """Load the files; returns when the new versions were recorded."""
-        load_register(engine, self.write(), loaded_by="test")
+        load_register(engine, self.write(), loaded_by="test", approved_by="test-approver")
         time.sleep(0.005)  # what follows is recorded after these versions
         with engine.connect() as conn:
             moment = conn.execute(select(func.max(register_entry_version.c.recorded_at))).scalar()

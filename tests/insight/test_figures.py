@@ -59,7 +59,7 @@ RULES: list[list[str]] = [[], ["kantoortijd"], ["wmo-eigen-dossier"], ["kantoort
 
 @pytest.fixture
 def register(engine: Engine) -> OrganisationRegister:
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     reg = RegisterStore(engine).snapshot().organisation(ORG)
     assert reg is not None
     return reg

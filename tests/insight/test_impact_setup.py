@@ -79,13 +79,13 @@ def _health_in_app(moment: float, subject: str) -> DecisionRequest:
 
 def seed_impact(engine: Engine) -> Seeded:
     """Load the demo, activate its policies, store the draft and record the decisions."""
-    load_register(engine, DEMO_REGISTER, loaded_by="test")
+    load_register(engine, DEMO_REGISTER, loaded_by="test", approved_by="test-approver")
     store = PolicyStore(engine)
     active_hash = ""
     voorbeeldstad: Policy | None = None
     for loaded in parse_policies(DEMO_POLICIES).policies:
         version, _ = store.save(loaded.policy, by="test")
-        store.activate(version.organisation_id, version.content_hash, by="test")
+        store.activate(version.organisation_id, version.content_hash, by="test-approver")
         if loaded.policy.organisation == "voorbeeldstad":
             voorbeeldstad, active_hash = loaded.policy, version.content_hash
     assert voorbeeldstad is not None

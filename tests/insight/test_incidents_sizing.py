@@ -54,7 +54,7 @@ def record(
 
 @pytest.fixture
 def db(engine: Engine) -> Engine:
-    load_register(engine, DEMO_REGISTER, loaded_by="test")
+    load_register(engine, DEMO_REGISTER, loaded_by="test", approved_by="test-approver")
     return engine
 
 

@@ -36,12 +36,12 @@ _case = itertools.count(1)
 
 def load_demo(engine: Engine) -> None:
     """The demo register and the demo policies, activated, as `glazenstad demo` loads them."""
-    load_register(engine, DEMO_REGISTER, loaded_by="test")
+    load_register(engine, DEMO_REGISTER, loaded_by="test", approved_by="test-approver")
     store = PolicyStore(engine)
     for loaded in parse_policies(DEMO_POLICIES).policies:
         version, _ = store.save(loaded.policy, by="test")
         if version.status != "active":
-            store.activate(version.organisation_id, version.content_hash, by="test")
+            store.activate(version.organisation_id, version.content_hash, by="test-approver")
 
 
 def emergency_request(

@@ -83,7 +83,7 @@ def test_publication_is_a_history_of_choices(engine: Engine) -> None:
 def test_register_completeness_counts_entries_with_errors(tmp_path: Path, engine: Engine) -> None:
     root = tmp_path / "register"
     shutil.copytree(DEMO_REGISTER, root)
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     before = RegisterStore(engine).snapshot().organisation("voorbeeldstad")
     assert before is not None
     entries = len(before.activities()) + len(before.algorithms()) + len(before.sensors())
@@ -95,14 +95,14 @@ def test_register_completeness_counts_entries_with_errors(tmp_path: Path, engine
     assert document.get("retention")
     del document["retention"]
     path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     after = RegisterStore(engine).snapshot().organisation("voorbeeldstad")
     assert after is not None
     assert register_completeness(after) == pytest.approx(complete - 100 / entries, abs=0.11)
 
 
 def test_figures_and_comparison_from_what_was_measured(engine: Engine) -> None:
-    load_register(engine, DEMO_REGISTER)
+    load_register(engine, DEMO_REGISTER, approved_by="test-approver")
     now = datetime.now(UTC)  # after the load: the register is measured as it stands
     store = RegisterStore(engine)
     report = run_checks(engine, store, "voorbeeldstad", now)

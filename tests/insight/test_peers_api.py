@@ -21,7 +21,7 @@ BASE = "/api/v1/organisations/voorbeeldstad"
 @pytest.fixture
 def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, data_dir=tmp_path))
-    load_register(make_engine(database_url), DEMO_REGISTER)
+    load_register(make_engine(database_url), DEMO_REGISTER, approved_by="test-approver")
     with TestClient(app) as test_client:
         yield test_client
 

@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
     app = create_app(Settings(database_url=url, data_dir=data_dir, mode="demo"))
     engine = make_engine(url)
-    load_register(engine, DEMO_REGISTER)
+    load_register(engine, DEMO_REGISTER, approved_by="test-approver")
     set_published(engine, "duinwijk", True, by="duinwijk-fg", note="Wij doen mee.")
     engine.dispose()
     with serving(app) as base:

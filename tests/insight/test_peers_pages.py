@@ -23,7 +23,7 @@ DEMO_REGISTER = Path(__file__).resolve().parents[2] / "demo" / "register"
 @pytest.fixture
 def portal(sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=sqlite_url, data_dir=tmp_path))
-    load_register(make_engine(sqlite_url), DEMO_REGISTER)
+    load_register(make_engine(sqlite_url), DEMO_REGISTER, approved_by="test-approver")
     with TestClient(app) as client:
         yield client
 
@@ -93,7 +93,7 @@ def test_command_line(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Non
     try:
         engine = make_engine(database_url)
         migrate(engine)
-        load_register(engine, DEMO_REGISTER)
+        load_register(engine, DEMO_REGISTER, approved_by="test-approver")
         runner = CliRunner()
         shown = runner.invoke(cli, ["peers", "show", "--organisation", "voorbeeldstad"])
         assert shown.exit_code == 0, shown.output

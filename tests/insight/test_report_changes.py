@@ -34,7 +34,7 @@ AFTER = datetime(2026, 10, 15, 9, 0, tzinfo=UTC)
 
 def _load(engine: Engine, root: Path, at: datetime) -> None:
     with clock(at):
-        load_register(engine, root, loaded_by="test")
+        load_register(engine, root, loaded_by="test", approved_by="test-approver")
 
 
 def test_added_changed_and_ended_entries(engine: Engine, tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def make_record(**changes: Any) -> dict[str, Any]:
 def log_engine(engine: Engine) -> Iterator[Engine]:
     """The migrated database with the logbook tables (not yet in the migrations) and register."""
     metadata.create_all(engine)
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     time.sleep(0.002)  # records made "now" start after the register versions were recorded
     yield engine
 

@@ -39,7 +39,7 @@ def pg_store(postgres_url: str, pseudonymizer: Pseudonymizer) -> Iterator[LogSto
     """PostgreSQL only: TRUNCATE and the retention switch do not exist on SQLite."""
     engine = make_engine(postgres_url)
     migrate(engine)
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     time.sleep(0.002)
     yield LogStore(engine, RegisterStore(engine), pseudonymizer)
     engine.dispose()

@@ -31,7 +31,7 @@ from glazenstad.db.engine import make_engine, migrate
 from glazenstad.logbook.tables import log_record
 from glazenstad.logbook.verify import verify
 from glazenstad.register.loader import load_register
-from tests.conftest import TEST_REGISTER
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, system_token
 from tests.logbook.conftest import KEY_2026, ORG, make_record, span_id, trace_id
 
 CLIENTS = 4
@@ -66,6 +66,7 @@ class ServerProcess:
             GLAZENSTAD_DATABASE_URL=database_url,
             GLAZENSTAD_DATA_DIR=str(data_dir),
             GLAZENSTAD_PSEUDONYM_KEYS=KEY_2026,
+            GLAZENSTAD_SYSTEM_CLIENTS=str(TEST_SYSTEMS),
         )
         command = [sys.executable, "-c", "from glazenstad.cli import app; app()", "serve"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
@@ -172,7 +173,7 @@ class Traffic:
     def client(self, base_url: str) -> None:
         """Send batches until told to stop or the server is gone; an error ends this client."""
         try:
-            with httpx.Client(base_url=base_url, timeout=60.0) as http:
+            with httpx.Client(base_url=base_url, timeout=60.0, headers=system_token()) as http:
                 for _ in range(MAX_BATCHES_PER_CLIENT):
                     if self.stop.is_set():
                         return
@@ -228,7 +229,7 @@ def test_acknowledged_records_survive_sigkill(
     engine = make_engine(database_url)
     try:
         migrate(engine)
-        load_register(engine, TEST_REGISTER)
+        load_register(engine, TEST_REGISTER, approved_by="test-approver")
         time.sleep(0.002)  # records made "now" start after the register versions were recorded
         _run(engine, start_server)
     finally:
@@ -286,7 +287,7 @@ def _run(engine: Engine, start_server: Callable[[], ServerProcess]) -> None:
 
     # Re-send everything, as clients without an answer would: only what was lost is added.
     acknowledged_batches = {ack.batch.number for ack in traffic.acknowledged}
-    with httpx.Client(base_url=second.base_url, timeout=60.0) as http:
+    with httpx.Client(base_url=second.base_url, timeout=60.0, headers=system_token()) as http:
         for batch in traffic.sent:
             response = http.post(
                 RECORDS_URL, json={"organisationId": ORG, "records": batch.records}

@@ -17,7 +17,7 @@ from glazenstad.logbook.pseudonym import DEMO_KEYS
 from glazenstad.register.loader import load_register
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web.app import create_app
-from tests.conftest import TEST_REGISTER
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, system_token
 from tests.logbook.conftest import (
     BSN,
     KEY_2026,
@@ -30,10 +30,15 @@ from tests.logbook.conftest import (
 @pytest.fixture
 def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(
-        Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
-    )  # type: ignore[arg-type]
-    load_register(make_engine(database_url), TEST_REGISTER)
-    with TestClient(app) as test_client:
+        Settings(
+            database_url=database_url,
+            data_dir=tmp_path,
+            pseudonym_keys=KEY_2026,  # type: ignore[arg-type]
+            system_clients=TEST_SYSTEMS,
+        )
+    )
+    load_register(make_engine(database_url), TEST_REGISTER, approved_by="test-approver")
+    with TestClient(app, headers=system_token()) as test_client:
         yield test_client
 
 
@@ -169,8 +174,10 @@ def test_read_extension_and_reads_are_logged(client: TestClient) -> None:
     ).json()["processingActivities"]
     assert len(reads) >= 2
     assert all(r["name"] == "Inzageverzoek logboek" for r in reads)
+    # An organisation that is not in the register, asked by a client of that organisation.
     unknown = client.post(
-        "/api/v1/logboek/processing-activities?organisationId=elders",
+        "/api/v1/logboek/processing-activities?organisationId=anderstad",
         json={"traceId": records[0]["trace_id"]},
+        headers=system_token("anderstad"),
     )
     assert unknown.status_code == 404

@@ -22,16 +22,21 @@ from glazenstad.logbook.verify import verify
 from glazenstad.register.loader import load_register
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from tests.conftest import TEST_REGISTER
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, system_token
 from tests.logbook.conftest import ACTIVITY, BSN, KEY_2026
 
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[str]:
     app = create_app(
-        Settings(database_url=database_url, data_dir=tmp_path, pseudonym_keys=KEY_2026)
-    )  # type: ignore[arg-type]
-    load_register(make_engine(database_url), TEST_REGISTER)
+        Settings(
+            database_url=database_url,
+            data_dir=tmp_path,
+            pseudonym_keys=KEY_2026,  # type: ignore[arg-type]
+            system_clients=TEST_SYSTEMS,
+        )
+    )
+    load_register(make_engine(database_url), TEST_REGISTER, approved_by="test-approver")
     time.sleep(0.002)  # spans start after the register versions were recorded
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,7 +52,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_sdk_spans_become_chained_log_records(server: str, database_url: str) -> None:
-    exporter = OTLPSpanExporter(endpoint=f"{server}/v1/traces")
+    exporter = OTLPSpanExporter(endpoint=f"{server}/v1/traces", headers=system_token())
     provider = TracerProvider(resource=Resource.create({"service.name": "scanauto-app"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")

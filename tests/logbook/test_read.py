@@ -52,7 +52,7 @@ def db(engine: Engine) -> Iterator[Engine]:
     """The migrated database (logbook tables from migration 0003) with the test register."""
     tables = set(inspect(engine).get_table_names())
     assert {"log_record", "log_chain_head"} <= tables
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     time.sleep(0.002)  # records start after the register versions were recorded
     yield engine
 
@@ -350,7 +350,7 @@ def test_resident_reads_leave_out_confidential_activities(
     # Parkeren becomes confidential from the next register version on: records before that
     # version stay visible, records after it are left out.
     time.sleep(0.002)
-    load_register(db, make_confidential(tmp_path, "parkeren.yaml"))
+    load_register(db, make_confidential(tmp_path, "parkeren.yaml"), approved_by="test-approver")
     time.sleep(0.002)
     later = at(now_ms() + 5)
     log.ingest(ORG, [later])

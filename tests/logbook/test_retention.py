@@ -107,7 +107,7 @@ def register_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def rstore(engine: Engine, register_dir: Path, pseudonymizer: Pseudonymizer) -> LogStore:
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     time.sleep(0.002)  # records made "now" start after the register versions were recorded
     return LogStore(engine, RegisterStore(engine), pseudonymizer)
 
@@ -245,11 +245,11 @@ def test_retention_follows_the_register_version_at_the_records_time(
     engine: Engine, tmp_path: Path, pseudonymizer: Pseudonymizer
 ) -> None:
     root = write_register(tmp_path / "register")
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     time.sleep(0.002)
     store = LogStore(engine, RegisterStore(engine), pseudonymizer)
     store.ingest(ORG, [record(PARKEREN, "betaald")])
-    load_register(engine, write_register(root, betaald="P30D"))
+    load_register(engine, write_register(root, betaald="P30D"), approved_by="test-approver")
     time.sleep(0.002)
     store.ingest(ORG, [record(PARKEREN, "betaald")])
     assert [rows(engine)[s]["activity_version"] for s in (1, 2)] == [1, 2]
@@ -523,7 +523,7 @@ def cli_database(
     get_settings.cache_clear()
     engine = make_engine(database_url)
     migrate(engine)
-    load_register(engine, write_register(tmp_path / "register"))
+    load_register(engine, write_register(tmp_path / "register"), approved_by="test-approver")
     time.sleep(0.002)
     store = LogStore(engine, RegisterStore(engine), pseudonymizer)
     store.ingest(ORG, [record(a, o) for a, o in MIXED])

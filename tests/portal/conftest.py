@@ -54,7 +54,7 @@ def portal_factory(sqlite_url: str, tmp_path: Path) -> Iterator[PortalFactory]:
         def build(register: Path) -> TestClient:
             app = create_app(Settings(database_url=sqlite_url, data_dir=tmp_path))
             engine = make_engine(sqlite_url)
-            load_register(engine, register)
+            load_register(engine, register, approved_by="test-approver")
             engine.dispose()
             return stack.enter_context(TestClient(app))
 
@@ -75,7 +75,7 @@ def demo_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
     database_url = f"sqlite:///{data_dir / 'glazenstad.sqlite3'}"
     app = create_app(Settings(database_url=database_url, data_dir=data_dir))
     engine = make_engine(database_url)
-    load_register(engine, DEMO_REGISTER)
+    load_register(engine, DEMO_REGISTER, approved_by="test-approver")
     engine.dispose()
     activate_policies(database_url, demo_policies(), note="Vastgesteld door het college")
     with TestClient(app) as client:

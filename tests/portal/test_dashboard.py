@@ -171,7 +171,7 @@ def seed(state: AppState) -> dict[str, list[dict[str, Any]]]:
 def build_app(database_url: str, data_dir: Path) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, data_dir=data_dir))
     engine = make_engine(database_url)
-    load_register(engine, DEMO_REGISTER)
+    load_register(engine, DEMO_REGISTER, approved_by="test-approver")
     engine.dispose()
     activate_policies(database_url, demo_policies())
     with TestClient(app) as client:

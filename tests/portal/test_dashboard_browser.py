@@ -55,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     )
     engine = make_engine(database_url)
-    load_register(engine, DEMO_REGISTER)
+    load_register(engine, DEMO_REGISTER, approved_by="test-approver")
     engine.dispose()
     activate_policies(database_url, demo_policies())
     time.sleep(0.002)  # log records made "now" start after the register versions

@@ -99,7 +99,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app = create_app(Settings(database_url=database_url, data_dir=data_dir, public_url=url))
     register = _register_tree()
     engine = make_engine(database_url)
-    load_register(engine, register)
+    load_register(engine, register, approved_by="test-approver")
     engine.dispose()
     if register == DEMO_REGISTER:
         activate_policies(database_url, demo_policies())

@@ -108,7 +108,7 @@ def loaded(request: pytest.FixtureRequest, sqlite_url: str) -> RegisterStore:
         pytest.fail("demo/register/voorbeeldstad is missing")
     engine = make_engine(sqlite_url)
     migrate(engine)
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     return RegisterStore(engine)
 
 
@@ -143,7 +143,7 @@ def test_schema_rejects_what_the_standard_rejects() -> None:
 
 
 def test_law_references_become_lawful_basis_grouping(engine: Engine) -> None:
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     reg = RegisterStore(engine).snapshot().organisation("teststad")
     assert reg is not None
     (algorithm,) = reg.algorithms()

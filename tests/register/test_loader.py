@@ -159,7 +159,7 @@ def _row_count(engine: Engine) -> int:
 
 
 def test_one_bad_file_loads_nothing(engine: Engine, register_dir: Path) -> None:
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     before = _row_count(engine)
     edit(
         register_dir / "teststad" / "activities" / "parkeren.yaml",
@@ -168,22 +168,22 @@ def test_one_bad_file_loads_nothing(engine: Engine, register_dir: Path) -> None:
     )
     edit(register_dir / "teststad" / "activities" / "wmo.yaml", "avg_ground: e", "avg_ground: z")
     with pytest.raises(RegisterValidationError):
-        load_register(engine, register_dir)
+        load_register(engine, register_dir, approved_by="test-approver")
     assert _row_count(engine) == before
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(register_load)).scalar() == 1
 
 
 def test_reload_creates_versions_only_for_changes(engine: Engine, register_dir: Path) -> None:
-    first = load_register(engine, register_dir)
+    first = load_register(engine, register_dir, approved_by="test-approver")
     assert (first.added, first.changed, first.unchanged) == (9, 0, 0)
-    again = load_register(engine, register_dir)
+    again = load_register(engine, register_dir, approved_by="test-approver")
     assert (again.added, again.changed, again.removed, again.unchanged) == (0, 0, 0, 9)
     assert again.load_id is None
     edit(
         register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H", "period: PT48H"
     )
-    third = load_register(engine, register_dir)
+    third = load_register(engine, register_dir, approved_by="test-approver")
     assert (third.added, third.changed, third.removed, third.unchanged) == (0, 1, 0, 8)
     store = RegisterStore(engine)
     versions = store.versions("teststad", KIND_ACTIVITY, "parkeren-scanauto")
@@ -193,11 +193,11 @@ def test_reload_creates_versions_only_for_changes(engine: Engine, register_dir: 
 
 
 def test_version_as_of_a_moment(engine: Engine, register_dir: Path) -> None:
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     edit(
         register_dir / "teststad" / "activities" / "parkeren.yaml", "period: PT24H", "period: PT48H"
     )
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     store = RegisterStore(engine)
     v1, v2 = store.versions("teststad", KIND_ACTIVITY, "parkeren-scanauto")
     assert (
@@ -224,9 +224,9 @@ def test_version_as_of_a_moment(engine: Engine, register_dir: Path) -> None:
 
 
 def test_removed_entry_gets_a_tombstone(engine: Engine, register_dir: Path) -> None:
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     (register_dir / "teststad" / "activities" / "wmo.yaml").unlink()
-    result = load_register(engine, register_dir)
+    result = load_register(engine, register_dir, approved_by="test-approver")
     assert result.removed == 1
     store = RegisterStore(engine)
     history = store.versions("teststad", KIND_ACTIVITY, "wmo-maatwerk")
@@ -240,7 +240,7 @@ def test_removed_entry_gets_a_tombstone(engine: Engine, register_dir: Path) -> N
         TEST_REGISTER / "teststad" / "activities" / "wmo.yaml",
         register_dir / "teststad" / "activities" / "wmo.yaml",
     )
-    assert load_register(engine, register_dir).changed == 1
+    assert load_register(engine, register_dir, approved_by="test-approver").changed == 1
     assert len(store.versions("teststad", KIND_ACTIVITY, "wmo-maatwerk")) == 3
 
 
@@ -250,7 +250,7 @@ def test_organisations_are_kept_apart(engine: Engine, register_dir: Path, tmp_pa
     edit(other / "organisation.yaml", "id: teststad", "id: anderstad")
     edit(other / "organisation.yaml", "register.teststad.example", "register.anderstad.example")
     edit(other / "activities" / "parkeren.yaml", "period: PT24H", "period: PT12H")
-    result = load_register(engine, register_dir)
+    result = load_register(engine, register_dir, approved_by="test-approver")
     assert result.organisations == ["anderstad", "teststad"]
     snapshot = RegisterStore(engine).snapshot()
     mine = snapshot.organisation("teststad")
@@ -266,24 +266,24 @@ def test_organisations_are_kept_apart(engine: Engine, register_dir: Path, tmp_pa
     only = tmp_path / "only"
     shutil.copytree(register_dir / "teststad", only / "teststad")
     (only / "teststad" / "activities" / "wmo.yaml").unlink()
-    assert load_register(engine, only).removed == 1
+    assert load_register(engine, only, approved_by="test-approver").removed == 1
     after = RegisterStore(engine).snapshot()
     assert after.organisation("anderstad").activity("wmo-maatwerk") is not None  # type: ignore[union-attr]
 
 
 def test_organisation_entry_is_versioned_too(engine: Engine, register_dir: Path) -> None:
-    load_register(engine, register_dir)
+    load_register(engine, register_dir, approved_by="test-approver")
     edit(
         register_dir / "teststad" / "organisation.yaml",
         "fg@teststad.example",
         "privacy@fg.teststad.example",
     )
-    assert load_register(engine, register_dir).changed == 1
+    assert load_register(engine, register_dir, approved_by="test-approver").changed == 1
     history = RegisterStore(engine).versions("teststad", KIND_ORGANISATION, "teststad")
     assert len(history) == 2
 
 
 def test_dry_run_writes_nothing(engine: Engine, register_dir: Path) -> None:
-    result = load_register(engine, register_dir, dry_run=True)
+    result = load_register(engine, register_dir, dry_run=True, approved_by="test-approver")
     assert result.added == 9 and result.load_id is None
     assert _row_count(engine) == 0

@@ -24,7 +24,7 @@ def register_dir(tmp_path: Path) -> Path:
 
 
 def org(engine: Engine, root: Path) -> OrganisationRegister:
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     reg = RegisterStore(engine).snapshot().organisation("teststad")
     assert reg is not None
     return reg

@@ -20,7 +20,7 @@ TEST_POLICIES = FIXTURES / "policies"
 def register_of(root: Path, organisation: str, tmp_path: Path) -> OrganisationRegister:
     engine = make_engine(f"sqlite:///{tmp_path / 'register.sqlite3'}")
     migrate(engine)
-    load_register(engine, root)
+    load_register(engine, root, approved_by="test-approver")
     reg = RegisterStore(engine).snapshot().organisation(organisation)
     assert reg is not None
     return reg

@@ -14,19 +14,21 @@ from glazenstad.rules.loader import parse_policies
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from tests.conftest import TEST_REGISTER
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, system_token
 from tests.rules.conftest import TEST_POLICIES
 
 
 @pytest.fixture
 def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path))
+    app = create_app(
+        Settings(database_url=database_url, data_dir=tmp_path, system_clients=TEST_SYSTEMS)
+    )
     engine = make_engine(database_url)
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     store = PolicyStore(engine)
     version, _ = store.save(parse_policies(TEST_POLICIES).policies[0].policy, by="test")
-    store.activate("teststad", version.content_hash, by="test")
-    with TestClient(app) as test_client:
+    store.activate("teststad", version.content_hash, by="test-approver")
+    with TestClient(app, headers=system_token()) as test_client:
         yield test_client
 
 
@@ -66,9 +68,11 @@ def test_unknown_purpose_is_a_deny_not_an_error(client: TestClient) -> None:
         "/api/v1/decisions", json=body(resource={"dataCategory": "schoenmaat"})
     ).json()
     assert category["reason"] == "unknown_data_category"
+    # An organisation without a policy: asked by a client of that organisation.
     org = client.post(
         "/api/v1/decisions",
-        json=body(actor={"role": "a", "department": "b", "organisation": "elders"}),
+        json=body(actor={"role": "a", "department": "b", "organisation": "anderstad"}),
+        headers=system_token("anderstad"),
     ).json()
     assert org["reason"] == "no_policy"
 

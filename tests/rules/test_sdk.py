@@ -15,7 +15,7 @@ from glazenstad.rules.sdk import DecisionRequestError, HttpDecider, InProcessDec
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
-from tests.conftest import TEST_REGISTER
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS
 from tests.rules.conftest import TEST_POLICIES
 
 FIELDS = {
@@ -32,18 +32,20 @@ FIELDS = {
 def _prepare(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     store = PolicyStore(engine)
     version, _ = store.save(parse_policies(TEST_POLICIES).policies[0].policy, by="test")
-    store.activate("teststad", version.content_hash, by="test")
+    store.activate("teststad", version.content_hash, by="test-approver")
 
 
 def test_in_process_and_http_agree(database_url: str, tmp_path: Path) -> None:
     _prepare(database_url)
     local = InProcessDecider(database_url)
-    app = create_app(Settings(database_url=database_url, data_dir=tmp_path))
+    app = create_app(
+        Settings(database_url=database_url, data_dir=tmp_path, system_clients=TEST_SYSTEMS)
+    )
     with TestClient(app) as client:
-        remote = HttpDecider("http://testserver", client=client)
+        remote = HttpDecider("http://testserver", client=client, token="test-system-teststad")
         for fields in (
             FIELDS,
             {**FIELDS, "role": "wmo-consulent"},

@@ -21,7 +21,7 @@ from tests.rules.test_engine import _request
 
 @pytest.fixture
 def service(engine: Engine) -> RulesService:
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     return RulesService(RegisterStore(engine), PolicyStore(engine), refresh_interval=0)
 
 
@@ -53,7 +53,7 @@ def test_lifecycle_draft_active_retired(service: RulesService) -> None:
 def test_decision_log_batches_and_keeps_everything(service: RulesService, engine: Engine) -> None:
     store = service.policies
     version, _ = store.save(parse_policies(TEST_POLICIES).policies[0].policy, by="t")
-    store.activate("teststad", version.content_hash, by="t")
+    store.activate("teststad", version.content_hash, by="approver")
     log = DecisionLog(engine, max_batch=50, interval=0.01)
     decisions = [
         service.decide(_request(role="x" if i % 3 else "parkeerhandhaver")) for i in range(500)
@@ -91,12 +91,12 @@ def test_wait_means_committed(service: RulesService, engine: Engine) -> None:
 def test_activation_reaches_a_running_service_after_the_refresh_interval(
     engine: Engine,
 ) -> None:
-    load_register(engine, TEST_REGISTER)
+    load_register(engine, TEST_REGISTER, approved_by="test-approver")
     store = PolicyStore(engine)
     service = RulesService(RegisterStore(engine), store, refresh_interval=3600)
     assert service.decide(_request()).outcome.reason == "no_policy"
     version, _ = store.save(parse_policies(TEST_POLICIES).policies[0].policy, by="t")
-    store.activate("teststad", version.content_hash, by="t")
+    store.activate("teststad", version.content_hash, by="approver")
     # Within the interval the service keeps deciding with what it compiled ...
     assert service.decide(_request()).outcome.reason == "no_policy"
     service.refresh_interval = 0

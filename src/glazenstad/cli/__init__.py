@@ -14,13 +14,20 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from glazenstad import __version__
+from glazenstad.cli import audit as audit_commands
+from glazenstad.cli import backup as backup_commands
 from glazenstad.cli import compliance as compliance_commands
 from glazenstad.cli import incidents as incident_commands
 from glazenstad.cli import peers as peer_commands
 from glazenstad.cli import signals as signal_commands
 from glazenstad.cli.common import console, errors, open_engine
 from glazenstad.db.engine import make_engine, migrate
-from glazenstad.register.loader import RegisterValidationError, load_register, parse_register
+from glazenstad.register.loader import (
+    RegisterApprovalError,
+    RegisterValidationError,
+    load_register,
+    parse_register,
+)
 from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
 
@@ -66,12 +73,18 @@ app.add_typer(incident_commands.breaches_app, name="breaches")
 app.add_typer(incident_commands.break_glass_app, name="break-glass")
 app.add_typer(signal_commands.app, name="signals")
 app.add_typer(peer_commands.app, name="peers")
+app.command("audit")(audit_commands.audit)
+app.add_typer(backup_commands.app, name="backup")
 
 
 DEMO_DIR = Path(__file__).resolve().parents[3] / "demo"
 DEFAULT_DEMO_REGISTER = DEMO_DIR / "register"
 DEFAULT_DEMO_POLICIES = DEMO_DIR / "policies"
 DEFAULT_DEMO_GATEWAY = DEMO_DIR / "gateway" / "voorbeeldstad.yaml"
+DEMO_AUTHOR = "informatiemanager"
+"""Proposes the demo register and saves the demo policies (a staff id in demo/staff.yaml)."""
+DEMO_APPROVER = "fg"
+"""Approves and activates them: the four-eyes rule at work in the demo."""
 
 
 def _engine() -> Engine:
@@ -114,20 +127,129 @@ def register_check(directory: Annotated[Path, typer.Argument(help="Register dire
 @register_app.command("load")
 def register_load(
     directory: Annotated[Path, typer.Argument(help="Register directory.")],
+    loaded_by: Annotated[
+        str,
+        typer.Option("--by", "--loaded-by", help="Who proposes the change (kept with the load)."),
+    ],
+    note: Annotated[str | None, typer.Option(help="Why (kept with the proposal).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Validate and count, write nothing.")] = False,
-    loaded_by: Annotated[str, typer.Option(help="Who loads (kept with the load).")] = "cli",
 ) -> None:
-    """Validate register YAML and store new versions of what changed (all or nothing)."""
+    """Validate register YAML and propose new versions of what changed (all or nothing).
+
+    The load is in force only after someone else approves it: `glazenstad register approve`.
+    """
     try:
-        result = load_register(_engine(), directory, loaded_by=loaded_by, dry_run=dry_run)
+        result = load_register(
+            _engine(), directory, loaded_by=loaded_by, note=note, dry_run=dry_run
+        )
     except RegisterValidationError as exc:
         _report_problems(exc)
         raise typer.Exit(1) from None
-    verb = "Would load" if dry_run else "Loaded"
-    console.print(
-        f"{verb} {', '.join(result.organisations)}: {result.added} new, {result.changed} changed, "
+    except RegisterApprovalError as exc:
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    counts = (
+        f"{', '.join(result.organisations)}: {result.added} new, {result.changed} changed, "
         f"{result.removed} removed, {result.unchanged} unchanged."
     )
+    if dry_run:
+        console.print(f"Would load {counts}", markup=False, highlight=False)
+    elif result.load_id is None:
+        console.print(f"Nothing to load; {counts}", markup=False, highlight=False)
+    else:
+        console.print(f"Proposed load {result.load_id}, {counts}", markup=False, highlight=False)
+        console.print(
+            "Not in force until a second person approves it (four-eyes rule): "
+            f"glazenstad register approve {result.load_id} --by <someone else> --note <why>",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@register_app.command("approve")
+def register_approve(
+    load_id: Annotated[int, typer.Argument(help="The load to approve (see `register loads`).")],
+    by: Annotated[str, typer.Option(help="Who approves: not the person who proposed it.")],
+    note: Annotated[str, typer.Option(help="Why it may come into force.")],
+    trace_id: Annotated[
+        str | None,
+        typer.Option(help="W3C trace id of a logbook processing this approval answers to."),
+    ] = None,
+) -> None:
+    """Approve a proposed register load: from now on it is the register in force."""
+    from glazenstad.audit.trail import AuditInputError
+    from glazenstad.register.approval import approve_load
+
+    if not note.strip():
+        errors.print("--note: say why the change may come into force")
+        raise typer.Exit(2)
+    try:
+        approved = approve_load(_engine(), load_id, by=by, note=note, trace_id=trace_id)
+    except AuditInputError as exc:
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except RegisterApprovalError as exc:
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(
+        f"Load {approved.id} ({', '.join(approved.organisations)}) approved by "
+        f"{approved.approved_by}; it is the register in force now.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@register_app.command("loads")
+def register_loads(
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List register loads: who proposed each, and who approved it (or that it still waits)."""
+    from glazenstad.register.store import RegisterStore
+
+    loads = RegisterStore(_engine()).loads(limit)
+    if as_json:
+        rows = [
+            {
+                "id": load.id,
+                "proposedAt": load.loaded_at.isoformat(),
+                "proposedBy": load.loaded_by,
+                "organisations": list(load.organisations),
+                "added": load.added,
+                "changed": load.changed,
+                "removed": load.removed,
+                "status": load.status,
+                "staleBecause": load.stale_because,
+                "approvedAt": load.approved_at.isoformat() if load.approved_at else None,
+                "approvedBy": load.approved_by,
+                "note": load.approval_note,
+            }
+            for load in loads
+        ]
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    labels = {"proposed": "wacht op goedkeuring", "approved": "goedgekeurd", "stale": "verouderd"}
+    table = Table(
+        "Load", "Voorgesteld", "Door", "Organisaties", "Wijzigingen", "Status", "Goedgekeurd door"
+    )
+    for load in loads:
+        approval = (
+            f"{load.approved_by} ({load.approved_at:%Y-%m-%d %H:%M}): {load.approval_note or ''}"
+            if load.approved_at is not None
+            else ""
+        )
+        table.add_row(
+            str(load.id),
+            load.loaded_at.isoformat(timespec="seconds"),
+            load.loaded_by,
+            ", ".join(load.organisations),
+            f"+{load.added} ~{load.changed} -{load.removed}",
+            labels[load.status]
+            + (f" (na load {load.stale_because})" if load.stale_because else ""),
+            approval,
+        )
+    console.print(table)
 
 
 @register_app.command("schema")
@@ -354,17 +476,31 @@ def demo(
         raise typer.Exit(2)
     console.print(f"Database: {_safe_url(settings.effective_database_url)}")
     try:
-        result = load_register(_engine(), register, loaded_by="demo")
+        result = load_register(
+            _engine(),
+            register,
+            loaded_by=DEMO_AUTHOR,
+            approved_by=DEMO_APPROVER,
+            note="Demo: register of Gemeente Voorbeeldstad",
+        )
     except RegisterValidationError as exc:
         _report_problems(exc)
         raise typer.Exit(1) from None
+    who = (
+        f"; proposed by {DEMO_AUTHOR}, approved by {DEMO_APPROVER} (four-eyes rule)"
+        if result.approved
+        else ""
+    )
     console.print(
         f"Register loaded ({', '.join(result.organisations)}): {result.added} new, "
-        f"{result.changed} changed, {result.removed} removed, {result.unchanged} unchanged."
+        f"{result.changed} changed, {result.removed} removed, {result.unchanged} unchanged{who}.",
+        markup=False,
+        highlight=False,
     )
     policy_dir = policies or (DEFAULT_DEMO_POLICIES if register == DEFAULT_DEMO_REGISTER else None)
     if policy_dir is not None:
-        rules_load(policy_dir, by="demo", activate=True)
+        rules_load(policy_dir, by=DEMO_AUTHOR)
+        _activate_drafts(policy_dir, by=DEMO_APPROVER, note="Demo: vastgesteld door de FG")
     if no_serve:
         return
     children = _start_execution(settings.gateway_port, settings.mqtt_url) if execution else []
@@ -412,7 +548,10 @@ def _register_snapshot(register: Path | None) -> RegisterSnapshot:
     engine = make_engine("sqlite://")
     migrate(engine)
     try:
-        load_register(engine, register, loaded_by="rules-check")
+        # A scratch database that lives for this one check: nothing is put in force anywhere.
+        load_register(
+            engine, register, loaded_by="rules check (files)", approved_by="rules check (scratch)"
+        )
     except RegisterValidationError as exc:
         _report_problems(exc)
         raise typer.Exit(1) from None
@@ -499,40 +638,100 @@ def rules_test(
 @rules_app.command("load")
 def rules_load(
     directory: Annotated[Path, typer.Argument(help="Policy directory.")],
-    by: Annotated[str, typer.Option(help="Who loads (kept in the lifecycle).")] = "cli",
-    activate: Annotated[bool, typer.Option(help="Activate what was loaded.")] = False,
+    by: Annotated[str, typer.Option(help="Who loads (the author of new versions).")],
+    activate: Annotated[
+        bool,
+        typer.Option(help="Activate what was loaded, if someone else authored it (needs --note)."),
+    ] = False,
+    note: Annotated[str | None, typer.Option(help="Why (required with --activate).")] = None,
 ) -> None:
-    """Store each policy as a draft version (if new); optionally activate it."""
-    from glazenstad.rules.store import PolicyStore
+    """Store each policy as a draft version (if new); optionally activate it.
 
+    Four-eyes rule: `--activate` only activates versions someone other than `--by` saved; a
+    version `--by` authored waits for `glazenstad rules activate ... --by <someone else>`.
+    """
+    from glazenstad.audit.four_eyes import same_person
+    from glazenstad.rules.store import PolicyStore, four_eyes_message
+
+    if not by.strip():
+        errors.print("--by: name who loads the policies (they become the author)")
+        raise typer.Exit(2)
+    if activate and not (note and note.strip()):
+        errors.print("--note: say why the policy comes into force (required with --activate)")
+        raise typer.Exit(2)
     engine = _engine()
     tree = _policy_tree(directory, _register_snapshot(None))
     store = PolicyStore(engine)
+    refused = False
     for loaded in tree.policies:
         version, created = store.save(loaded.policy, by=by, source=loaded.file)
         state = "new draft" if created else f"unchanged ({version.status})"
         console.print(
             f"{loaded.policy.organisation}/{loaded.policy.id} {version.content_hash[:12]}: {state}"
         )
-        if activate and version.status != "active":
-            store.activate(version.organisation_id, version.content_hash, by=by)
-            console.print("  activated")
+        if not activate or version.status != "draft":
+            continue
+        if same_person(version.created_by, by):
+            errors.print(
+                "  not activated: " + four_eyes_message(version.organisation_id, version, by),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            refused = True
+            continue
+        store.activate(version.organisation_id, version.content_hash, by=by, note=note)
+        console.print("  activated")
+    if refused:
+        raise typer.Exit(1)
+
+
+def _activate_drafts(directory: Path, *, by: str, note: str) -> None:
+    """Activate the stored draft of each policy in `directory` (the demo's second person)."""
+    from glazenstad.rules.loader import parse_policies
+    from glazenstad.rules.store import PolicyStore, policy_hash
+
+    store = PolicyStore(_engine())
+    for loaded in parse_policies(directory).policies:
+        organisation = loaded.policy.organisation
+        version = store.get(organisation, policy_hash(loaded.policy))
+        if version is not None and version.status == "draft":
+            store.activate(organisation, version.content_hash, by=by, note=note)
+            console.print(
+                f"{organisation}/{loaded.policy.id} {version.content_hash[:12]}: "
+                f"activated by {by} (four-eyes rule)",
+                markup=False,
+                highlight=False,
+            )
 
 
 @rules_app.command("activate")
 def rules_activate(
     organisation: Annotated[str, typer.Argument(help="Organisation id.")],
     version: Annotated[str, typer.Argument(help="Version hash (or its first 8+ characters).")],
-    by: Annotated[str, typer.Option(help="Who activates.")],
-    note: Annotated[str | None, typer.Option(help="Why.")] = None,
+    by: Annotated[str, typer.Option(help="Who activates: not the version's author.")],
+    note: Annotated[str, typer.Option(help="Why it comes into force.")],
+    trace_id: Annotated[
+        str | None,
+        typer.Option(help="W3C trace id of a logbook processing this activation answers to."),
+    ] = None,
 ) -> None:
-    """Make a stored version the organisation's active policy."""
+    """Make a stored version the organisation's active policy (four-eyes rule)."""
+    from glazenstad.audit.trail import AuditInputError
     from glazenstad.rules.store import PolicyLifecycleError, PolicyStore
 
+    if not note.strip():
+        errors.print("--note: say why the policy comes into force")
+        raise typer.Exit(2)
     try:
-        activated = PolicyStore(_engine()).activate(organisation, version, by=by, note=note)
+        activated = PolicyStore(_engine()).activate(
+            organisation, version, by=by, note=note, trace_id=trace_id
+        )
+    except AuditInputError as exc:
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     except PolicyLifecycleError as exc:
-        errors.print(str(exc))
+        errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(f"Active for {organisation}: {activated.content_hash[:12]} ({activated.title})")
 
@@ -1196,3 +1395,26 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """The `glazenstad` command: `app`, with configuration mistakes told plainly.
+
+    A wrong setting (production without keys of its own, a demo file with public tokens, a
+    malformed staff or clients file) is the operator's to fix, so it gets a clear message and
+    exit code 2, not a stack trace.
+    """
+    from pydantic import ValidationError
+
+    from glazenstad.web.staff import StaffDirectoryError
+    from glazenstad.web.systems import SystemClientsError
+
+    try:
+        app()
+    except ValidationError as exc:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        errors.print(f"Configuration error: {reasons}", highlight=False, markup=False)
+        sys.exit(2)
+    except (StaffDirectoryError, SystemClientsError) as exc:
+        errors.print(f"Configuration error: {exc}", highlight=False, markup=False)
+        sys.exit(2)

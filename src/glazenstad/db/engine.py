@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT_S = 10
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +37,14 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # A bare postgresql:// URL means psycopg 3, the driver we ship.
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, pool_pre_ping=True)
+    # A restarted or failed-over server leaves the pool's connections dead: pool_pre_ping tests
+    # each one as it is checked out and replaces it, so the first request after the server is
+    # back succeeds. A bounded connect keeps a request from hanging on an unreachable host (the
+    # caller answers 503 with Retry-After instead; see docs/resilience.md).
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     # Batch inserts without RETURNING go to psycopg's executemany (pipelined, one short
     # statement it prepares once) instead of SQLAlchemy's "insertmanyvalues", whose multi-row
     # statement differs per batch size and is too long for psycopg's query cache: parsing it

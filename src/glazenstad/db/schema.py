@@ -1,5 +1,6 @@
 """All tables of all domains, gathered for Alembic; each domain still owns its own tables module."""
 
+from glazenstad.audit import tables as _audit_tables  # noqa: F401
 from glazenstad.db.base import metadata
 from glazenstad.execution import tables as _execution_tables  # noqa: F401
 from glazenstad.execution.parking import tables as _parking_tables  # noqa: F401

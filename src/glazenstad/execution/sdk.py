@@ -92,8 +92,8 @@ class Subject(NamedTuple):
 class ProcessingLog:
     """A tracer provider of its own that exports processings to one Glazen Stad logbook.
 
-    Spans go over OTLP/HTTP to `<endpoint>/v1/traces` with the `Glazenstad-Organisation` header,
-    batched by default (`batch=False`: each span is exported when it ends). `exporter` replaces
+    Spans go over OTLP/HTTP to `<endpoint>/v1/traces` with the `Glazenstad-Organisation` header
+    and the system's bearer `token` (scope `logbook:write`), batched by default (`batch=False`: each span is exported when it ends). `exporter` replaces
     the OTLP exporter (tests: an in-memory exporter); `span_processor` replaces the processor.
     """
 
@@ -108,6 +108,7 @@ class ProcessingLog:
         span_processor: SpanProcessor | None = None,
         batch: bool = True,
         timeout: float = 10.0,
+        token: str | None = None,
     ) -> None:
         if not organisation:
             raise ValueError("organisation: required (the Glazenstad-Organisation header)")
@@ -123,7 +124,10 @@ class ProcessingLog:
             if exporter is None:
                 exporter = OTLPSpanExporter(
                     endpoint=self.endpoint,
-                    headers={ORGANISATION_HEADER: organisation},
+                    headers={
+                        ORGANISATION_HEADER: organisation,
+                        **({"Authorization": f"Bearer {token}"} if token else {}),
+                    },
                     timeout=timeout,
                 )
             span_processor = (

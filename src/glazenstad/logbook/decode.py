@@ -73,7 +73,7 @@ def decode_envelope(body: bytes) -> Envelope | None:
     """The batch's envelope, or None when the typed decoder cannot read it (ask the slow path)."""
     try:
         return _ENVELOPE.decode(body)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: nested thousands deep
         return None
 
 
@@ -82,7 +82,7 @@ def _typed(raw: bytes) -> LogRecord | None:
         return None
     try:
         r = _RECORD.decode(raw)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # RecursionError: nested thousands deep
         return None
     parent = r.parent_span_id or None
     if (

@@ -197,7 +197,14 @@ def _attribute_map(value: Any, name: str) -> dict[str, Any]:
 
 
 def _show(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:40] + "…")
+    """What is wrong with an id, without repeating it: a client that put a BSN or a plate in the
+    wrong field must not get it back in an answer it may log."""
+    problems = [f"{len(value)} characters"]
+    if any(c.isupper() for c in value):
+        problems.append("upper case")
+    if any(c not in "0123456789abcdefABCDEF" for c in value):
+        problems.append("characters that are not hex")
+    return ", ".join(problems)
 
 
 def parse_record(raw: Any) -> LogRecord:

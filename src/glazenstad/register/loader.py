@@ -1,8 +1,9 @@
-"""Read register YAML from disk, validate it completely, then load it all or nothing.
+"""Read register YAML from disk, validate it completely, then propose it all or nothing.
 
 Validation runs before anything is written and collects every problem, each with file, line and
 field, so a privacy officer fixes a file in one go instead of one error per run. Only when the
-whole tree is valid are versions written, in one transaction.
+whole tree is valid is a load written, in one transaction: the changed versions as a proposal,
+which a second person approves before it is in force (`glazenstad.register.approval`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 from sqlalchemy import Engine, and_, func, select
 
+from glazenstad.audit.four_eyes import named
+from glazenstad.audit.trail import check_trace_id
 from glazenstad.db.base import utcnow
+from glazenstad.register.approval import (
+    RegisterApprovalError,
+    approve_in,
+    check_second_person,
+    propose,
+)
 from glazenstad.register.model import (
     KIND_ORGANISATION,
     MODELS,
@@ -26,7 +35,11 @@ from glazenstad.register.model import (
     Organisation,
     entry_uri,
 )
-from glazenstad.register.tables import register_entry_version, register_load
+from glazenstad.register.tables import (
+    register_entry_version,
+    register_load,
+    register_proposed_entry,
+)
 from glazenstad.register.yamlsource import (
     Problem,
     locate,
@@ -81,6 +94,8 @@ class LoadResult:
     changed: int
     removed: int
     unchanged: int
+    approved: bool = False
+    """Whether the load is in force already (approved in the same call)."""
 
 
 def organisation_dirs(root: Path) -> list[Path]:
@@ -226,13 +241,28 @@ def content_hash(document: dict[str, Any]) -> str:
 
 
 def load_register(
-    engine: Engine, root: Path, *, loaded_by: str = "cli", dry_run: bool = False
+    engine: Engine,
+    root: Path,
+    *,
+    loaded_by: str = "cli",
+    approved_by: str | None = None,
+    note: str | None = None,
+    trace_id: str | None = None,
+    dry_run: bool = False,
 ) -> LoadResult:
-    """Validate `root` and store a new version of every entry that changed, in one transaction.
+    """Validate `root` and propose a new version of every entry that changed, in one transaction.
 
     Entries of a loaded organisation that are no longer in its files get a tombstone version;
-    organisations not in `root` are left alone.
+    organisations not in `root` are left alone. The load is a proposal by `loaded_by` and is not
+    in force until someone else approves it (`approve_load`, four-eyes rule). Naming a second
+    person as `approved_by` approves it in the same transaction: for set-ups where both people
+    are known at once (the demo, test fixtures); the same person is refused as always.
     """
+    if not named(loaded_by):
+        raise RegisterApprovalError("loaded_by: who proposes the change must be named")
+    if approved_by is not None:
+        check_second_person(loaded_by, approved_by, "the register load")
+    check_trace_id(trace_id)
     parsed = parse_register(root)
     now = utcnow()
     with engine.begin() as conn:
@@ -265,7 +295,6 @@ def load_register(
                     "entry_id": item.entry_id,
                     "uri": entry_uri(org.register_uri, item.kind, item.entry_id),
                     "version": (previous["version"] + 1) if previous else 1,
-                    "recorded_at": now,
                     "content_hash": digest,
                     "removed": False,
                     "name": item.entry.name,
@@ -286,7 +315,6 @@ def load_register(
                     "entry_id": key[2],
                     "uri": previous["uri"],
                     "version": previous["version"] + 1,
-                    "recorded_at": now,
                     "content_hash": previous["content_hash"],
                     "removed": True,
                     "name": previous["name"],
@@ -298,22 +326,30 @@ def load_register(
         organisations = sorted(parsed.organisations)
         if dry_run or not rows:
             return LoadResult(None, organisations, added, changed, removed, unchanged)
-        load_id = conn.execute(
-            register_load.insert().values(
-                loaded_at=now,
-                loaded_by=loaded_by,
-                source=str(root),
-                organisations=organisations,
-                added=added,
-                changed=changed,
-                removed=removed,
-                unchanged=unchanged,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
+        load_id = int(
+            conn.execute(
+                register_load.insert().values(
+                    loaded_at=now,
+                    loaded_by=loaded_by.strip(),
+                    source=str(root),
+                    organisations=organisations,
+                    added=added,
+                    changed=changed,
+                    removed=removed,
+                    unchanged=unchanged,
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+        )
         for row in rows:
             row["load_id"] = load_id
-        conn.execute(register_entry_version.insert(), rows)
-    return LoadResult(int(load_id), organisations, added, changed, removed, unchanged)
+        conn.execute(register_proposed_entry.insert(), rows)
+        propose(conn, load_id, organisations, by=loaded_by, note=note, trace_id=trace_id, at=now)
+        if approved_by is not None:
+            # Proposed and approved in one transaction: one moment for both.
+            approve_in(conn, load_id, by=approved_by, note=note, trace_id=trace_id, at=now)
+    return LoadResult(
+        load_id, organisations, added, changed, removed, unchanged, approved=approved_by is not None
+    )
 
 
 def _latest_versions(conn: Any, organisation_ids: list[str]) -> dict[tuple[str, str, str], Any]:
@@ -343,6 +379,7 @@ __all__ = [
     "LoadResult",
     "ParsedRegister",
     "Problem",
+    "RegisterApprovalError",
     "RegisterValidationError",
     "load_register",
     "parse_register",

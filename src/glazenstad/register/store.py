@@ -1,5 +1,8 @@
 """Reading the register back: current entries, versions, and any entry as of a moment in time.
 
+Only approved loads are read: a proposed load's changes are not entry versions until a second
+person approves them (`glazenstad.register.approval`).
+
 The register of one installation is small (hundreds to a few thousand entries per
 organisation), so a read builds an in-memory snapshot of the current register, cached until the
 next load; lists, filters and cross-links (which algorithms serve this activity?) then need no
@@ -16,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, select
 
+from glazenstad.register.approval import LoadStatus, latest_approved_load_id, load_history
 from glazenstad.register.model import (
     KIND_ACTIVITY,
     KIND_ALGORITHM,
@@ -32,7 +36,7 @@ from glazenstad.register.model import (
     Sensor,
     parse_entry,
 )
-from glazenstad.register.tables import register_entry_version, register_load
+from glazenstad.register.tables import register_entry_version
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class OrganisationRegister:
 
 @dataclass
 class RegisterSnapshot:
-    """The current register of every organisation, as of the newest load."""
+    """The current register of every organisation, as of the load approved last."""
 
     load_id: int | None
     organisations: dict[str, OrganisationRegister]
@@ -168,12 +172,13 @@ class RegisterStore:
         self._snapshot: RegisterSnapshot | None = None
 
     def latest_load_id(self) -> int | None:
+        """The load approved last. Proposed loads are not in force (four-eyes rule), so they
+        never count; approvals change this even when an older proposal is approved last."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(func.max(register_load.c.id))).scalar()
-        return int(value) if value is not None else None
+            return latest_approved_load_id(conn)
 
     def snapshot(self) -> RegisterSnapshot:
-        """The current register; rebuilt only when a newer load exists."""
+        """The register in force; rebuilt only when another load was approved."""
         load_id = self.latest_load_id()
         with self._lock:
             if self._snapshot is not None and self._snapshot.load_id == load_id:
@@ -245,10 +250,9 @@ class RegisterStore:
             row = conn.execute(query).first()
         return StoredEntry.from_row(row) if row is not None else None
 
-    def loads(self, limit: int = 50) -> list[Any]:
-        query = select(register_load).order_by(register_load.c.id.desc()).limit(limit)
-        with self.engine.connect() as conn:
-            return [r._mapping for r in conn.execute(query)]
+    def loads(self, limit: int = 50) -> list[LoadStatus]:
+        """The newest loads, proposals and approved ones, each with its status."""
+        return load_history(self.engine, limit)
 
 
 KINDS_PUBLIC = (KIND_ACTIVITY, KIND_ALGORITHM, KIND_SENSOR, KIND_DATA_CATEGORY, KIND_DATASET)

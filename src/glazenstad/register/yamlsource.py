@@ -8,16 +8,28 @@ to the deepest line that exists.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_DEPTH = 64
+"""Deepest nesting a file may have; register and policy files stay under ten levels. Deeper
+input is refused before anything walks it recursively."""
+MAX_VALUES = 200_000
+"""Most values a file may expand to, an alias counted at every use: a few lines of nested
+aliases ("billion laughs") would otherwise expand to millions of values in memory."""
+
+_QUOTED_OR_BRACKET = re.compile(r""""(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[\[\]{}]""")
 
 
 @dataclass(frozen=True)
@@ -100,9 +112,14 @@ def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], li
     yaml = YAML(typ="rt")
     try:
         text = path.read_text(encoding="utf-8")
+        if _flow_depth(text) > MAX_DEPTH:  # the YAML scanner slows down quadratically first
+            return [], [Problem(relative, None, None, f"nested more than {MAX_DEPTH} levels deep")]
         documents = []
         for document in yaml.load_all(text):
             line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
+            too_big = _size_problem(document)
+            if too_big:
+                return [], [Problem(relative, line, None, too_big)]
             documents.append((document, line))
         return documents, []
     except MarkedYAMLError as exc:
@@ -111,6 +128,54 @@ def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], li
         return [], [Problem(relative, line, None, f"not valid YAML: {exc.problem}")]
     except UnicodeDecodeError as exc:
         return [], [Problem(relative, None, None, f"not UTF-8 text: {exc.reason}")]
+    except YAMLError as exc:  # e.g. a control character the YAML reader refuses
+        return [], [Problem(relative, None, None, f"not valid YAML: {exc}")]
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        return [], [Problem(relative, None, None, f"not valid YAML: {exc}")]
+    except TypeError as exc:  # e.g. an alias of a list used as a mapping key
+        return [], [Problem(relative, None, None, f"not valid YAML: a key must be text ({exc})")]
+    except RecursionError:
+        return [], [Problem(relative, None, None, f"nested more than {MAX_DEPTH} levels deep")]
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of [ ] and { } outside quoted strings, a cheap look before parsing.
+
+    A plain scalar with an apostrophe can hide brackets from this count, never add them: it
+    errs towards letting a file through, to the full check after parsing.
+    """
+    depth = deepest = 0
+    for match in _QUOTED_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _size_problem(document: Any) -> str | None:
+    """Why a loaded document is too deep or too large to work with, if it is.
+
+    Walks without recursion and stops at the limits, so checking costs no more than the limits.
+    Aliases are followed at every use, as every later step (and pydantic) would see them.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    values = 0
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            return f"expands to more than {MAX_VALUES} values (through aliases?)"
+        if depth > MAX_DEPTH:
+            return f"nested more than {MAX_DEPTH} levels deep"
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node)
+    return None
 
 
 def validation_problems(
@@ -137,3 +202,25 @@ def validation_problems(
 def suggestion(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def read_single_model(path: Path, model: type[M]) -> tuple[M | None, list[Problem]]:
+    """Read a file that holds exactly one YAML document of `model`.
+
+    Configuration files outside the register (staff directory, system clients) share this, so
+    that every one of them reports its mistakes with file, line and field in the same way.
+    """
+    relative = path.name
+    if not path.is_file():
+        return None, [Problem(str(path), None, None, "no such file")]
+    documents, problems = read_documents(path, relative)
+    if problems:
+        return None, problems
+    if len(documents) != 1:
+        found = len(documents)
+        return None, [Problem(relative, None, None, f"expected one YAML document, found {found}")]
+    node, line = documents[0]
+    try:
+        return model.model_validate(plain(node)), []
+    except ValidationError as exc:
+        return None, list(validation_problems(exc, model, node, relative, line, None))

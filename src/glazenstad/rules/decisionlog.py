@@ -10,6 +10,7 @@ latency.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -22,6 +23,9 @@ from glazenstad.db.dialect import dialect_insert
 from glazenstad.rules.effective import ENGINE_VERSION
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.tables import decision_log
+
+_log = logging.getLogger(__name__)
+RETRY_MAX_S = 5.0
 
 
 def decision_row(decision: Decision) -> dict[str, Any]:
@@ -68,9 +72,20 @@ def write_decisions(
         conn.execute(decision_log.insert(), rows)
 
 
+class DecisionLogUnavailable(RuntimeError):
+    """The decision log could not commit a decision the caller waits for (the database is
+    unreachable, full, or too slow); the cause is chained. The caller must not answer as if the
+    decision were logged; a new request may succeed once the database is back."""
+
+
 class _Batch:
     def __init__(self) -> None:
         self.rows: list[dict[str, Any]] = []
+        # The rows of callers that did not wait: nobody hears of a failure, so they are kept
+        # and written again (see `_requeue`); a waiting caller is told instead.
+        self.unwaited: list[dict[str, Any]] = []
+        # Holds rows written before in a failed batch, whose commit may have happened after all.
+        self.retried = False
         self.done = threading.Event()
         self.error: BaseException | None = None
 
@@ -82,6 +97,11 @@ class DecisionLog:
     way (leader); callers arriving meanwhile queue into the next batch and wait for it, and the
     first of them writes it next. Decisions recorded without waiting are written by a background
     thread every `interval` seconds or when `max_batch` rows are queued.
+
+    When a write fails (the database restarts, the disk is full), waiting callers get
+    DecisionLogUnavailable and nothing is written for them later: they answer 503 and their
+    client asks again. Decisions nobody waited for are kept and written once the database takes
+    writes again (pausing between attempts, up to RETRY_MAX_S); see docs/resilience.md.
     """
 
     def __init__(self, engine: Engine, *, max_batch: int = 2000, interval: float = 0.05) -> None:
@@ -93,6 +113,10 @@ class DecisionLog:
         self._writing = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        # After a failed write the background writer pauses (doubling, up to RETRY_MAX_S),
+        # so an unreachable database is not asked twenty times a second.
+        self._pause = 0.0
+        self._resume_at = 0.0
 
     def _ensure_writer(self) -> None:
         """Start the background writer on first use (and again after `close`); under lock."""
@@ -113,12 +137,13 @@ class DecisionLog:
             batch = self._batch
             batch.rows.extend(rows)
             if not wait:
+                batch.unwaited.extend(rows)
                 if len(batch.rows) >= self.max_batch:
                     self._lock.notify_all()
                 return
             self._until_written(batch, timeout)
         if batch.error is not None:
-            raise RuntimeError("the decision log could not be written") from batch.error
+            raise DecisionLogUnavailable("the decision log could not be written") from batch.error
 
     def _until_written(self, batch: _Batch, timeout: float) -> None:
         """Block (holding the lock between steps) until `batch` is committed or failed."""
@@ -129,7 +154,9 @@ class DecisionLog:
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("the decision log did not commit in time")
+                raise DecisionLogUnavailable(
+                    f"the decision log did not commit within {timeout:g} s"
+                )
             self._lock.wait(remaining)
 
     def _write_next(self) -> None:
@@ -148,20 +175,46 @@ class DecisionLog:
         try:
             if batch.rows:
                 with self.engine.begin() as conn:
-                    write_decisions(conn, batch.rows)
+                    write_decisions(conn, batch.rows, skip_stored=batch.retried)
+            self._pause = self._resume_at = 0.0
         except BaseException as exc:  # every waiter must hear about it
             batch.error = exc
+            self._requeue(batch, exc)
         finally:
             batch.done.set()
+
+    def _requeue(self, batch: _Batch, exc: BaseException) -> None:
+        """Keep the unwaited rows of a failed batch for the next one: a lost connection or a
+        restarting database must not silently drop decisions nobody was told about."""
+        if not batch.unwaited:
+            return
+        with self._lock:
+            pending = self._batch
+            pending.rows[:0] = batch.unwaited
+            pending.unwaited[:0] = batch.unwaited
+            pending.retried = True
+            self._pause = min(max(self._pause * 2, self.interval), RETRY_MAX_S)
+            self._resume_at = time.monotonic() + self._pause
+        _log.warning(
+            "decision log: %d decision(s) not written (%s); trying again in %.1f s",
+            len(batch.unwaited),
+            type(exc).__name__,
+            self._pause,
+        )
 
     def _run(self) -> None:
         with self._lock:
             while True:
-                if self._closed and not self._batch.rows and not self._writing:
+                if self._closed and not self._writing and (not self._batch.rows or self._pause):
+                    if self._batch.rows:  # closing while the database fails: give up
+                        _log.error(
+                            "decision log: %d decision(s) not written at close",
+                            len(self._batch.rows),
+                        )
                     return
-                if not self._closed:
-                    self._lock.wait(self.interval)
-                if self._batch.rows and not self._writing:
+                if not self._closed or self._writing:
+                    self._lock.wait(max(self.interval, self._resume_at - time.monotonic()))
+                if self._batch.rows and not self._writing and time.monotonic() >= self._resume_at:
                     self._write_next()
 
     def flush(self, timeout: float = 10.0) -> None:

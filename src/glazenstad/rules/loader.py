@@ -7,6 +7,7 @@ rule that silently never applies.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from glazenstad.register.yamlsource import (
 from glazenstad.rules.language import CONDITION_KEYS, Action, Obligations, Policy
 
 _TAGS = frozenset(CONDITION_KEYS.values())
+_RULE_INDEX = re.compile(r"rules\[(\d+)\]")
 
 
 class PolicyValidationError(Exception):
@@ -196,9 +198,9 @@ def parse_policies(root: Path) -> PolicyTree:
 
 def _with_rule_id(problem: Problem, document: Any) -> Problem:
     """Name the rule (by its id) when the problem is inside one."""
-    field_name = problem.field or ""
-    if field_name.startswith("rules["):
-        index = int(field_name[6 : field_name.index("]")])
+    found = _RULE_INDEX.match(problem.field or "")
+    if found:
+        index = int(found.group(1))
         rules = document.get("rules")
         if isinstance(rules, list) and index < len(rules) and isinstance(rules[index], dict):
             rule_id = rules[index].get("id")

@@ -111,12 +111,26 @@ class InProcessDecider:
 
 
 class HttpDecider:
-    """Decisions through the Glazen Stad API (`POST /api/v1/decisions`)."""
+    """Decisions through the Glazen Stad API (`POST /api/v1/decisions`).
+
+    `token` is the system's bearer token (scope `decisions:request`): an OAuth2 access token
+    or a static system token.
+    """
 
     def __init__(
-        self, base_url: str, *, timeout: float = 5.0, client: httpx.Client | None = None
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 5.0,
+        client: httpx.Client | None = None,
     ) -> None:
-        self._client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = client or httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=headers
+        )
+        if client is not None and token:
+            self._client.headers.update(headers)
 
     def decide(self, request: DecisionRequest | None = None, **fields: Any) -> DecisionResult:
         req = request or build_request(**fields)

@@ -1,4 +1,9 @@
-"""Policy versions and their lifecycle (draft → active → retired), stored append-only."""
+"""Policy versions and their lifecycle (draft → active → retired), stored append-only.
+
+Activation follows the four-eyes rule (vier-ogenprincipe): the person who saved a version cannot
+also activate it. Every lifecycle step writes its audit row (`glazenstad.audit.trail`) in the
+same transaction; a refused activation is recorded too.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from glazenstad.audit import trail
+from glazenstad.audit.four_eyes import named, same_person
 from glazenstad.db.base import utcnow
 from glazenstad.rules.language import Policy
 from glazenstad.rules.tables import policy_event, policy_version
@@ -51,7 +58,17 @@ class PolicyVersion:
 
 
 class PolicyLifecycleError(Exception):
-    """A lifecycle step that is not allowed (e.g. activating a retired version)."""
+    """A lifecycle step that is not allowed (e.g. activating a retired version, or one's own)."""
+
+
+def four_eyes_message(organisation: str, version: PolicyVersion, by: str) -> str:
+    """Why `by` may not activate `version`, and what to do instead."""
+    short = version.content_hash[:12]
+    return (
+        f"four-eyes rule (vier-ogenprincipe): '{by.strip()}' saved policy version {short} of "
+        f"'{organisation}' and cannot also activate it; ask a second person: "
+        f"glazenstad rules activate {organisation} {short} --by <someone else> --note <why>"
+    )
 
 
 class PolicyStore:
@@ -59,9 +76,20 @@ class PolicyStore:
         self.engine = engine
 
     def save(
-        self, policy: Policy, *, by: str, source: str | None = None
+        self,
+        policy: Policy,
+        *,
+        by: str,
+        source: str | None = None,
+        trace_id: str | None = None,
     ) -> tuple[PolicyVersion, bool]:
-        """Store `policy` as a draft version unless that exact content is already stored."""
+        """Store `policy` as a draft version unless that exact content is already stored.
+
+        `by` becomes the version's author, who cannot activate it later (four-eyes rule).
+        """
+        if not named(by):
+            raise PolicyLifecycleError("by: who saves the policy version must be named")
+        trail.check_trace_id(trace_id)
         digest = policy_hash(policy)
         existing = self.get(policy.organisation, digest)
         if existing is not None:
@@ -77,58 +105,136 @@ class PolicyStore:
                     document=policy.model_dump(mode="json"),
                     source=source,
                     created_at=now,
-                    created_by=by,
+                    created_by=by.strip(),
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             conn.execute(
                 policy_event.insert().values(
-                    version_id=version_id, status=DRAFT, at=now, by=by, note="loaded"
+                    version_id=version_id, status=DRAFT, at=now, by=by.strip(), note="loaded"
                 )
+            )
+            trail.record(
+                conn,
+                organisation_id=policy.organisation,
+                actor=by,
+                action=trail.POLICY_SAVED,
+                subject=digest,
+                reason=f"{policy.id}: {policy.title}",
+                trace_id=trace_id,
+                at=now,
             )
         found = self.get(policy.organisation, digest)
         assert found is not None
         return found, True
 
     def activate(
-        self, organisation: str, content_hash: str, *, by: str, note: str | None = None
+        self,
+        organisation: str,
+        content_hash: str,
+        *,
+        by: str,
+        note: str | None = None,
+        trace_id: str | None = None,
     ) -> PolicyVersion:
-        """Make a version the organisation's active policy; the one before it is retired."""
+        """Make a version the organisation's active policy; the one before it is retired.
+
+        `by` must be someone other than the version's author (compared without case and
+        surrounding spaces); an attempt by the author is recorded as refused and raises
+        PolicyLifecycleError.
+        """
+        if not named(by):
+            raise PolicyLifecycleError("by: who activates the policy version must be named")
+        trail.check_trace_id(trace_id)
         version = self._require(organisation, content_hash)
         if version.status == RETIRED:
             raise PolicyLifecycleError(
                 f"version {content_hash[:12]} is retired; load it again as a new draft"
             )
+        if version.status == ACTIVE:
+            return version
+        if same_person(version.created_by, by):
+            with self.engine.begin() as conn:
+                trail.record(
+                    conn,
+                    organisation_id=organisation,
+                    actor=by,
+                    action=trail.POLICY_ACTIVATION_REFUSED,
+                    subject=version.content_hash,
+                    reason="four-eyes rule: the author cannot activate their own version",
+                    trace_id=trace_id,
+                )
+            raise PolicyLifecycleError(four_eyes_message(organisation, version, by))
         now = utcnow()
         with self.engine.begin() as conn:
             for other in self.versions(organisation):
                 if other.status == ACTIVE and other.id != version.id:
+                    replaced = f"replaced by {version.content_hash[:12]}"
                     conn.execute(
                         policy_event.insert().values(
                             version_id=other.id,
                             status=RETIRED,
                             at=now,
-                            by=by,
-                            note=f"replaced by {content_hash[:12]}",
+                            by=by.strip(),
+                            note=replaced,
                         )
                     )
-            if version.status != ACTIVE:
-                conn.execute(
-                    policy_event.insert().values(
-                        version_id=version.id, status=ACTIVE, at=now, by=by, note=note
+                    trail.record(
+                        conn,
+                        organisation_id=organisation,
+                        actor=by,
+                        action=trail.POLICY_RETIRED,
+                        subject=other.content_hash,
+                        reason=replaced,
+                        trace_id=trace_id,
+                        at=now,
                     )
+            conn.execute(
+                policy_event.insert().values(
+                    version_id=version.id, status=ACTIVE, at=now, by=by.strip(), note=note
                 )
+            )
+            trail.record(
+                conn,
+                organisation_id=organisation,
+                actor=by,
+                action=trail.POLICY_ACTIVATED,
+                subject=version.content_hash,
+                reason=note,
+                trace_id=trace_id,
+                at=now,
+            )
         return self._require(organisation, content_hash)
 
     def retire(
-        self, organisation: str, content_hash: str, *, by: str, note: str | None = None
+        self,
+        organisation: str,
+        content_hash: str,
+        *,
+        by: str,
+        note: str | None = None,
+        trace_id: str | None = None,
     ) -> PolicyVersion:
+        if not named(by):
+            raise PolicyLifecycleError("by: who retires the policy version must be named")
+        trail.check_trace_id(trace_id)
         version = self._require(organisation, content_hash)
         if version.status != RETIRED:
+            now = utcnow()
             with self.engine.begin() as conn:
                 conn.execute(
                     policy_event.insert().values(
-                        version_id=version.id, status=RETIRED, at=utcnow(), by=by, note=note
+                        version_id=version.id, status=RETIRED, at=now, by=by.strip(), note=note
                     )
+                )
+                trail.record(
+                    conn,
+                    organisation_id=organisation,
+                    actor=by,
+                    action=trail.POLICY_RETIRED,
+                    subject=version.content_hash,
+                    reason=note,
+                    trace_id=trace_id,
+                    at=now,
                 )
         return self._require(organisation, content_hash)
 

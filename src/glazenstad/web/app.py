@@ -19,6 +19,7 @@ from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web import otlp, portal
+from glazenstad.web.api.v1 import audit as audit_api
 from glazenstad.web.api.v1 import compliance as compliance_api
 from glazenstad.web.api.v1 import figures as figures_api
 from glazenstad.web.api.v1 import impact as impact_api
@@ -32,15 +33,21 @@ from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1 import sensors as sensors_api
 from glazenstad.web.api.v1 import signals as signals_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
+from glazenstad.web.limits import BodyLimit, RateLimit, RateLimits
+from glazenstad.web.oidc.tokens import AccessTokenValidator
 from glazenstad.web.openapi import openapi_document as built_openapi
 from glazenstad.web.problems import (
+    STORAGE_ERRORS,
     ProblemError,
     http_handler,
+    log_storage_problem,
     server_error_handler,
+    storage_problem,
     validation_handler,
 )
 from glazenstad.web.staff import StaffSessions, directory_for
 from glazenstad.web.state import AppState
+from glazenstad.web.systems import clients_for, install_token_validator, oauth_clients
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -52,6 +59,8 @@ SECURITY_HEADERS = {
     ),
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     "Cache-Control": "no-store",
+    # Browsers honour it only over HTTPS, where the platform belongs (NL API Design Rules).
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
 }
 
 
@@ -95,6 +104,17 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.glazenstad = state
     app.state.staff_directory = directory_for(settings.mode, settings.staff_directory)
     app.state.staff_sessions = StaffSessions()
+    app.state.system_clients = clients_for(settings.mode, settings.system_clients)
+    if settings.system_oidc_issuer and settings.system_oidc_audience:
+        validator = AccessTokenValidator(settings.system_oidc_issuer, settings.system_oidc_audience)
+        install_token_validator(
+            app.state,
+            oauth_clients(
+                validator,
+                settings.system_oidc_organisation,
+                settings.system_oidc_organisation_claim,
+            ),
+        )
     app.include_router(register_api.router, prefix=API_PREFIX)
     app.include_router(rules_api.router, prefix=API_PREFIX)
     app.include_router(logbook_api.router, prefix=API_PREFIX)
@@ -104,6 +124,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(figures_api.router, prefix=API_PREFIX)
     app.include_router(signals_api.router, prefix=API_PREFIX)
     app.include_router(compliance_api.router, prefix=API_PREFIX)
+    app.include_router(audit_api.router, prefix=API_PREFIX)
     app.include_router(incidents_api.router, prefix=API_PREFIX)
     app.include_router(reports_api.router, prefix=API_PREFIX)
     app.include_router(impact_api.router, prefix=API_PREFIX)
@@ -118,6 +139,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_exception_handler(RequestValidationError, validation_handler)
     app.add_exception_handler(StarletteHTTPException, _portal_or_api(http_handler))
     app.add_exception_handler(Exception, server_error_handler)
+    for kind in STORAGE_ERRORS:  # a database away or full: 503/507 with Retry-After, not 500
+        app.add_exception_handler(kind, _storage_error)
 
     @app.middleware("http")
     async def headers(
@@ -130,6 +153,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             response.headers.setdefault(name, value)
         return response
 
+    app.add_middleware(
+        RateLimit,
+        limits=RateLimits(
+            login=settings.rate_limit_login,
+            search=settings.rate_limit_search,
+            storage=settings.rate_limit_storage,
+        ),
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
 
 
@@ -150,6 +182,17 @@ def _portal_or_api(
         return portal.error_page(request, exc.status_code, reason)
 
     return handler
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    """A retryable answer when the database is unreachable or full; anything else stays a 500."""
+    problem = storage_problem(exc)
+    if problem is None:
+        return await server_error_handler(request, exc)
+    log_storage_problem(request, exc, problem)
+    response = await _portal_or_api(http_handler)(request, problem)
+    response.headers.update(problem.headers or {})  # the portal page and OTLP get it too
+    return response
 
 
 def create_worker_app() -> FastAPI:

@@ -2,14 +2,15 @@
 
 Each span becomes one log record. A span without `dpl.core.processing_activity_id`, or one the
 logbook refuses, is counted in OTLP's partial success with the reasons; the others are stored.
-The organisation is the `Glazenstad-Organisation` header when the exporter sends one
-(OTEL_EXPORTER_OTLP_HEADERS), else the one whose register URI the activity id starts with.
-The answer is sent after the records are committed.
+The exporter authenticates as a system with the `logbook:write` scope (a bearer token in
+OTEL_EXPORTER_OTLP_HEADERS); its spans are stored for the client's own organisation, and a span
+whose activity id belongs to another organisation's register is refused. A
+`Glazenstad-Organisation` header, when sent, must name the client's organisation. The answer is
+sent after the records are committed.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,20 +25,23 @@ from glazenstad.logbook.otlp import (
     spans_to_records,
 )
 from glazenstad.register.store import OrganisationRegister
+from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState
+from glazenstad.web.systems import LOGBOOK_WRITE, authorise, bearer_token, require_organisation
 
 router = APIRouter(include_in_schema=False)
 ORGANISATION_HEADER = "glazenstad-organisation"
 
 
-def _organisation(
-    organisations: dict[str, OrganisationRegister], header: str | None, record: dict[str, Any]
+def _other_organisation(
+    organisations: dict[str, OrganisationRegister], own: str, record: dict[str, Any]
 ) -> str | None:
-    if header:
-        return header if header in organisations else None
+    """The other organisation whose register the record's activity id is in, if any."""
     activity = str(record.get("attributes", {}).get("dpl.core.processing_activity_id", ""))
     for organisation_id, register in organisations.items():
-        if activity.startswith(register.org.register_uri.rstrip("/") + "/"):
+        if organisation_id != own and activity.startswith(
+            register.org.register_uri.rstrip("/") + "/"
+        ):
             return organisation_id
     return None
 
@@ -48,6 +52,19 @@ async def export_traces(request: Request) -> Response:
     content_type = request.headers.get("content-type")
     answer_type = media_type(content_type) if content_type else "application/x-protobuf"
     try:
+        client = authorise(request, bearer_token(request), LOGBOOK_WRITE)
+        require_organisation(
+            client, request.headers.get(ORGANISATION_HEADER) or client.organisation_id
+        )
+    except ProblemError as exc:
+        return Response(
+            error_response(str(exc.detail), answer_type),
+            status_code=exc.status_code,
+            media_type=answer_type,
+            headers=exc.headers,
+        )
+    organisation = client.organisation_id
+    try:
         message = decode_request(
             await request.body(), content_type, request.headers.get("content-encoding")
         )
@@ -55,24 +72,25 @@ async def export_traces(request: Request) -> Response:
         return Response(
             error_response(str(exc), answer_type), status_code=exc.status, media_type=answer_type
         )
-    header = request.headers.get(ORGANISATION_HEADER)
     organisations = state.register.snapshot().organisations  # once: it may ask the database
     reasons: list[str] = []
-    batches: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    records: list[dict[str, Any]] = []
+    positions: list[int] = []
     for index, (record, reason) in enumerate(spans_to_records(message)):
         if record is None:
             reasons.append(f"span {index}: {reason}")
             continue
-        organisation = _organisation(organisations, header, record)
-        if organisation is None:
+        other = _other_organisation(organisations, organisation, record)
+        if other is not None:
             reasons.append(
-                f"span {index}: the activity id belongs to no organisation here "
-                "(send the Glazenstad-Organisation header)"
+                f"span {index}: the activity id is in the register of '{other}', and this "
+                f"client writes only for '{organisation}'"
             )
             continue
-        batches[organisation].append(record)
-    for organisation, records in batches.items():
+        records.append(record)
+        positions.append(index)
+    if records:
         result = await run_in_threadpool(state.logbook.ingest, organisation, records)
-        reasons += [f"{organisation} record {r.index}: {r.reason}" for r in result.rejected]
+        reasons += [f"span {positions[r.index]}: {r.reason}" for r in result.rejected]
     body = partial_success_response(len(reasons), "; ".join(reasons[:20]), answer_type)
     return Response(body, status_code=200, media_type=answer_type)

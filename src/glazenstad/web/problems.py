@@ -6,15 +6,21 @@ body) so a developer can fix the request without reading our code.
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import traceback
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg import errors as pg_errors
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from glazenstad.rules.decisionlog import DecisionLogUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("glazenstad.web")
@@ -32,6 +38,7 @@ TITLES = {
     429: "Te veel aanvragen",
     500: "Interne fout",
     503: "Dienst niet beschikbaar",
+    507: "Onvoldoende opslagruimte",
 }
 
 
@@ -153,3 +160,109 @@ async def server_error_handler(request: Request, exc: Exception) -> JSONResponse
         where,
     )
     return problem_response(request, 500, "Er ging iets mis aan onze kant. Probeer het later.")
+
+
+# --- the database is away or full: retryable answers, never a 500 ----------------------------
+
+# Seconds a client should wait before sending again. A restarting PostgreSQL is back within
+# seconds; a full disk needs an operator, so a client should buffer and come back later.
+RETRY_AFTER_UNAVAILABLE = 5
+RETRY_AFTER_FULL = 60
+UNAVAILABLE_DETAIL = (
+    "De database is tijdelijk niet bereikbaar. Uw aanvraag is misschien niet opgeslagen: stuur "
+    "dezelfde aanvraag opnieuw na het aantal seconden in Retry-After. (The database is "
+    "temporarily unavailable. The request may not have been stored: send it again after "
+    "Retry-After seconds.)"
+)
+FULL_DETAIL = (
+    "De opslag is vol; er is niets opgeslagen. Stuur de aanvraag later opnieuw. (Storage is "
+    "full; nothing was stored. Send the request again later.)"
+)
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+# SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_CANTOPEN: the file, not the statement.
+_SQLITE_TRANSIENT = frozenset({5, 6, 10, 14})
+
+# What a lost, refused, shut-down or full database raises, on the paths that reach a handler:
+# through SQLAlchemy (wrapped), or straight from the driver where the logbook writes past it
+# (COPY on PostgreSQL, executemany on SQLite), or from the decision log's group commit.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    pg_errors.OperationalError,
+    pg_errors.InterfaceError,
+    sqlite3.OperationalError,
+    DecisionLogUnavailable,
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it was raised from or during, innermost last (cycles cut)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        orig = current.orig if isinstance(current, sa_exc.DBAPIError) else None
+        current = current.__cause__ or current.__context__ or orig
+    return chain
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            return bool(code & 0xFF == _SQLITE_FULL)
+        return "disk is full" in str(exc)
+    if isinstance(exc, pg_errors.DiskFull):
+        return True
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not be reached or could not take the write now.
+
+    SQLAlchemy's wrappers are judged by the driver error they carry (next in the chain): a
+    wrapped "no such table" is a bug, a 500, not an outage.
+    """
+    if isinstance(exc, DecisionLogUnavailable | sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated
+    if isinstance(exc, pg_errors.OperationalError | pg_errors.InterfaceError):
+        return True  # connection lost or refused, server shutting down or starting up
+    if isinstance(exc, sqlite3.OperationalError):
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        return code in _SQLITE_TRANSIENT
+    return False
+
+
+def storage_problem(exc: BaseException) -> ProblemError | None:
+    """A 507 when storage is full, a 503 when the database is unreachable; None otherwise.
+
+    Every write path commits before it answers 200, so neither answer acknowledges anything and
+    the client sends the same request again. A full disk refuses the transaction: nothing of it
+    is stored. A connection lost during COMMIT leaves unknown whether the commit happened, so
+    a 503 says "may not have been stored"; a re-sent log record is then a duplicate, not a
+    second copy (idempotent by trace and span id).
+    """
+    causes = _causes(exc)
+    if any(_is_full(cause) for cause in causes):
+        return ProblemError(507, FULL_DETAIL, headers={"Retry-After": str(RETRY_AFTER_FULL)})
+    if any(_is_unavailable(cause) for cause in causes):
+        return ProblemError(
+            503, UNAVAILABLE_DETAIL, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+        )
+    return None
+
+
+def log_storage_problem(request: Request, exc: BaseException, problem: ProblemError) -> None:
+    """One warning line per refused request: the error types, never their messages (a driver
+    message can quote a value)."""
+    kinds = " < ".join(type(cause).__name__ for cause in _causes(exc))
+    _log.warning(
+        "%s on %s %s: storage unavailable (%s)",
+        problem.status_code,
+        request.method,
+        request.url.path,
+        kinds,
+    )

@@ -5,8 +5,8 @@ the register (`GLAZENSTAD_STAFF_DIRECTORY`; the demo directory in demo and devel
 Permissions are granted to roles in the file, so "what may a privacy officer do" is one
 reviewable line, not a property of each person. API callers present a token whose SHA-256 hash
 is in the file (the file can be versioned without giving access); in the portal, staff start a
-session with the development login (demo and development mode only), until single sign-on with
-the municipality's identity provider takes its place.
+session with single sign-on at the municipality's identity provider (see
+`glazenstad.web.portal.oidclogin`), or with the development login in demo and development mode.
 
 Every staff route names the one permission it needs, through `api_staff(...)` or
 `portal_staff(...)`. A member of staff only ever sees their own organisation: a route about
@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -133,6 +133,8 @@ class StaffDirectory:
     by_token_hash: dict[str, StaffUser]
     demo: bool
     source: str
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Role -> the permissions it grants (single sign-on maps provider roles onto these)."""
 
     def user(self, user_id: str) -> StaffUser | None:
         return self.users.get(user_id)
@@ -191,7 +193,10 @@ def load_staff_directory(path: Path) -> StaffDirectory:
         users[user.id] = user
         if entry.token_sha256:
             by_hash[entry.token_sha256] = user
-    return StaffDirectory(users=users, by_token_hash=by_hash, demo=file.demo, source=str(path))
+    roles = {role: frozenset(granted) for role, granted in file.roles.items()}
+    return StaffDirectory(
+        users=users, by_token_hash=by_hash, demo=file.demo, source=str(path), roles=roles
+    )
 
 
 def _problems(file: StaffFile, relative: str) -> list[Problem]:
@@ -240,45 +245,71 @@ STAFF_SESSION_SECONDS = 8 * 60 * 60  # a working day
 MAX_STAFF_SESSIONS = 10_000
 
 
+@dataclass(frozen=True)
+class StaffSession:
+    """One portal session. A session from single sign-on carries the user made from the
+    provider's claims (who need not be in the directory) and the ID token, for logout."""
+
+    user_id: str
+    expires: float
+    user: StaffUser | None = None
+    id_token: str | None = field(default=None, repr=False)
+
+
 class StaffSessions:
-    """Portal sessions of staff in server memory: random id → (user id, expiry)."""
+    """Portal sessions of staff in server memory: random id → session, until it expires."""
 
     def __init__(
         self, lifetime: float = STAFF_SESSION_SECONDS, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.lifetime = lifetime
         self.clock = clock
-        self._sessions: dict[str, tuple[str, float]] = {}
+        self._sessions: dict[str, StaffSession] = {}
         self._lock = threading.Lock()
 
-    def start(self, user_id: str) -> str:
+    def start(
+        self,
+        user_id: str,
+        *,
+        user: StaffUser | None = None,
+        lifetime: float | None = None,
+        id_token: str | None = None,
+    ) -> str:
+        """A new session; `lifetime` can only shorten the standard one (an ID token's expiry)."""
         session_id = secrets.token_urlsafe(32)
+        seconds = self.lifetime if lifetime is None else min(self.lifetime, lifetime)
         with self._lock:
             now = self.clock()
-            for key in [k for k, (_, exp) in self._sessions.items() if exp <= now]:
+            for key in [k for k, s in self._sessions.items() if s.expires <= now]:
                 del self._sessions[key]
             if len(self._sessions) >= MAX_STAFF_SESSIONS:  # bounded memory: drop the oldest
-                oldest = min(self._sessions, key=lambda k: self._sessions[k][1])
+                oldest = min(self._sessions, key=lambda k: self._sessions[k].expires)
                 del self._sessions[oldest]
-            self._sessions[session_id] = (user_id, now + self.lifetime)
+            self._sessions[session_id] = StaffSession(user_id, now + seconds, user, id_token)
         return session_id
 
-    def get(self, session_id: str | None) -> str | None:
+    def session(self, session_id: str | None) -> StaffSession | None:
         if not session_id:
             return None
         with self._lock:
             found = self._sessions.get(session_id)
             if found is None:
                 return None
-            if found[1] <= self.clock():
+            if found.expires <= self.clock():
                 del self._sessions[session_id]
                 return None
-            return found[0]
+            return found
 
-    def end(self, session_id: str | None) -> None:
-        if session_id:
-            with self._lock:
-                self._sessions.pop(session_id, None)
+    def get(self, session_id: str | None) -> str | None:
+        found = self.session(session_id)
+        return found.user_id if found else None
+
+    def end(self, session_id: str | None) -> StaffSession | None:
+        """End a session; returns it, so logout can also end it at the identity provider."""
+        if not session_id:
+            return None
+        with self._lock:
+            return self._sessions.pop(session_id, None)
 
 
 # --- request dependencies ---------------------------------------------------------------------
@@ -298,8 +329,10 @@ def staff_sessions(request: Request) -> StaffSessions:
 
 def session_user(request: Request) -> StaffUser | None:
     """The member of staff logged in to the portal in this browser, if any."""
-    user_id = staff_sessions(request).get(request.cookies.get(STAFF_SESSION_COOKIE))
-    return directory_of(request).user(user_id) if user_id else None
+    found = staff_sessions(request).session(request.cookies.get(STAFF_SESSION_COOKIE))
+    if found is None:
+        return None
+    return found.user or directory_of(request).user(found.user_id)
 
 
 def bearer_user(request: Request) -> StaffUser | None:

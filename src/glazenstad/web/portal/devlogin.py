@@ -1,7 +1,8 @@
-"""A development login for "Mijn verwerkingen": a resident asserts a BSN (no DigiD yet).
+"""A development login for "Mijn verwerkingen": a resident asserts a BSN, without DigiD.
 
-Only in `demo` and `development` mode; in production every address here answers 404 until the
-real OpenID Connect login replaces it. A login starts a session: a random id in an HttpOnly,
+Only in `demo` and `development` mode; in production the form answers 404 and residents sign in
+through an OpenID Connect broker (`oidclogin`), which starts the same kind of session here. With
+neither, every address here answers 404. A login starts a session: a random id in an HttpOnly,
 SameSite=Strict cookie, mapped in this process's memory to (organisation, BSN) for 30 minutes.
 The BSN is never put in a cookie, an address, a log line or the database (the logbook stores
 only its pseudonym).
@@ -49,6 +50,8 @@ class Session:
     organisation_id: str
     bsn: str
     expires: float
+    single_sign_on: bool = False
+    """Started by the OpenID Connect broker: logout then also ends the broker's session."""
 
     def __repr__(self) -> str:  # keep the BSN out of logs and tracebacks
         return f"Session(organisation_id={self.organisation_id!r}, bsn=<hidden>)"
@@ -67,15 +70,24 @@ class SessionStore:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
-    def start(self, organisation_id: str, bsn: str) -> str:
+    def start(
+        self,
+        organisation_id: str,
+        bsn: str,
+        *,
+        lifetime: float | None = None,
+        single_sign_on: bool = False,
+    ) -> str:
+        """A new session; `lifetime` can only shorten the standard one (an ID token's expiry)."""
+        seconds = self.lifetime if lifetime is None else min(self.lifetime, lifetime)
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             self._purge()
             if len(self._sessions) >= MAX_SESSIONS:  # bounded memory: drop the oldest
                 oldest = min(self._sessions, key=lambda k: self._sessions[k].expires)
                 del self._sessions[oldest]
-            expires = self.clock() + self.lifetime
-            self._sessions[session_id] = Session(organisation_id, bsn, expires)
+            expires = self.clock() + seconds
+            self._sessions[session_id] = Session(organisation_id, bsn, expires, single_sign_on)
         return session_id
 
     def get(self, session_id: str | None) -> Session | None:
@@ -90,10 +102,12 @@ class SessionStore:
                 return None
             return session
 
-    def end(self, session_id: str | None) -> None:
-        if session_id:
-            with self._lock:
-                self._sessions.pop(session_id, None)
+    def end(self, session_id: str | None) -> Session | None:
+        """End a session; returns it, so logout can also end it at the broker."""
+        if not session_id:
+            return None
+        with self._lock:
+            return self._sessions.pop(session_id, None)
 
     def __len__(self) -> int:
         with self._lock:
@@ -119,8 +133,14 @@ def require_login_available(request: Request) -> None:
         raise HTTPException(status_code=404)
 
 
+def sign_in_available(request: Request) -> bool:
+    """Residents can sign in: with the development login, or through the configured broker."""
+    settings = request.app.state.glazenstad.settings
+    return login_available(request) or bool(settings.resident_oidc_issuer)
+
+
 def current_session(request: Request) -> Session | None:
-    if not login_available(request):
+    if not sign_in_available(request):
         return None
     return sessions(request).get(request.cookies.get(SESSION_COOKIE))
 
@@ -202,6 +222,7 @@ def _login_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    from glazenstad.web.portal import oidclogin
     from glazenstad.web.portal.routes import render, snapshot_of
 
     token = csrf_token(request)
@@ -211,6 +232,8 @@ def _login_page(
         "login.html",
         status_code=status_code,
         section="mine",
+        dev_login=login_available(request),
+        sso_links=oidclogin.resident_links(request, organisations),
         organisations=organisations,
         selected=organisation_id or (organisations[0].id if organisations else None),
         errors=errors or {},
@@ -223,7 +246,8 @@ def _login_page(
 
 @router.get(LOGIN_URL, response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    require_login_available(request)
+    if not sign_in_available(request):
+        raise HTTPException(status_code=404)
     return _login_page(request)
 
 
@@ -258,10 +282,15 @@ def login(
 def logout(
     request: Request, formulier_token: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
-    require_login_available(request)
+    if not sign_in_available(request):
+        raise HTTPException(status_code=404)
     check_csrf(request, formulier_token)
-    sessions(request).end(request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse(OVERVIEW_URL, status_code=303)
+    ended = sessions(request).end(request.cookies.get(SESSION_COOKIE))
+    response: Response = RedirectResponse(OVERVIEW_URL, status_code=303)
+    if ended is not None and ended.single_sign_on:
+        from glazenstad.web.portal import oidclogin
+
+        response = oidclogin.broker_logout(request) or response
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",

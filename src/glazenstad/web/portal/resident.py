@@ -51,7 +51,7 @@ def my_processing(request: Request, pagina: Annotated[int, Query(ge=1, le=200)] 
             section="mine",
             crumbs=crumbs,
             logged_in=False,
-            login_available=devlogin.login_available(request),
+            login_available=devlogin.sign_in_available(request),
             login_url=devlogin.LOGIN_URL,
         )
     reg = snapshot_of(request).organisation(session.organisation_id)

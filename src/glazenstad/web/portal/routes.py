@@ -67,7 +67,14 @@ ERROR_TEXT = {
         "het algoritme of de sensor uit het register gehaald.",
     ),
     405: ("Niet toegestaan", "Deze actie is op deze pagina niet mogelijk."),
+    413: ("Te veel gegevens", "U stuurde meer gegevens dan deze website in één keer aanneemt."),
+    429: (
+        "Even geduld",
+        "U probeerde dit te vaak achter elkaar. Wacht even en probeer het opnieuw.",
+    ),
 }
+LIMIT_STATUSES = (413, 429)
+"""Answers whose reason (how large, how long to wait) is shown as the page's text."""
 
 
 def _state(request: Request) -> AppState:
@@ -315,7 +322,9 @@ def error_page(request: Request, status: int, reason: str | None = None) -> HTML
     A 403 is a failed form check unless `reason` says which permission was missing.
     """
     title, text = ERROR_TEXT.get(status, ("Er ging iets mis", "Probeer het later opnieuw."))
-    if status == 403 and reason:
+    if status in LIMIT_STATUSES and reason:
+        text = reason
+    elif status == 403 and reason:
         title, text = (
             "Geen toegang",
             f"{reason} Denkt u dat u dit wel mag? Vraag het uw leidinggevende.",
@@ -358,6 +367,7 @@ def mount(app: FastAPI) -> None:
         impact,
         incidents,
         metingen,
+        oidclogin,
         peers,
         report,
         resident,
@@ -366,8 +376,10 @@ def mount(app: FastAPI) -> None:
     )
 
     app.state.portal_sessions = devlogin.SessionStore()
+    oidclogin.configure(app)
     app.include_router(router)
     for module in (
+        oidclogin,
         devlogin,
         resident,
         metingen,

@@ -1,9 +1,10 @@
-"""The staff side of the portal: a development login and the start page for staff.
+"""The staff side of the portal: the login page, a development login and the start page.
 
-The login lets a demonstrator or developer choose a member of staff from the staff directory;
-it exists only in demo and development mode, because it checks no password. Production answers
-404 here until single sign-on with the municipality's identity provider takes its place; the
-API accepts staff tokens in every mode.
+The login page offers single sign-on with the municipality's identity provider when it is
+configured (`oidclogin`). The development login lets a demonstrator or developer choose a member
+of staff from the staff directory; it exists only in demo and development mode, because it
+checks no password. Production without single sign-on answers 404 here; the API accepts staff
+tokens in every mode.
 """
 
 from __future__ import annotations
@@ -109,17 +110,21 @@ def _require_available(request: Request) -> None:
 def _login_page(
     request: Request, *, back: str, error: str | None = None, status_code: int = 200
 ) -> Response:
+    from glazenstad.web.portal import oidclogin
     from glazenstad.web.portal.routes import render
 
     token = csrf_token(request)
     directory = staff.directory_of(request)
+    dev_login = login_available(request)
     people = sorted(directory.users.values(), key=lambda u: (u.organisation_id, u.name))
     response = render(
         request,
         "staff_login.html",
         status_code=status_code,
         section="staff",
-        people=people,
+        people=people if dev_login else [],
+        dev_login=dev_login,
+        sso_url=oidclogin.staff_sso_url(request, back),
         back=back,
         error=error,
         csrf_field=CSRF_FIELD,
@@ -131,7 +136,10 @@ def _login_page(
 
 @router.get(staff.LOGIN_PATH, response_class=HTMLResponse)
 def login_form(request: Request, terug: str | None = None) -> Response:
-    _require_available(request)
+    from glazenstad.web.portal import oidclogin
+
+    if not login_available(request) and not oidclogin.staff_sso_configured(request):
+        raise HTTPException(status_code=404)
     return _login_page(request, back=safe_return_path(terug))
 
 
@@ -170,8 +178,12 @@ def logout(
     request: Request, formulier_token: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     check_csrf(request, formulier_token)
-    staff.staff_sessions(request).end(request.cookies.get(staff.STAFF_SESSION_COOKIE))
-    response = RedirectResponse("/", status_code=303)
+    ended = staff.staff_sessions(request).end(request.cookies.get(staff.STAFF_SESSION_COOKIE))
+    response: Response = RedirectResponse("/", status_code=303)
+    if ended is not None and ended.id_token is not None:
+        from glazenstad.web.portal import oidclogin
+
+        response = oidclogin.staff_provider_logout(request, ended.id_token) or response
     response.delete_cookie(
         staff.STAFF_SESSION_COOKIE,
         path="/",

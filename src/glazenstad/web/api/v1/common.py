@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic.alias_generators import to_camel
 
 from glazenstad.register.store import OrganisationRegister
@@ -21,6 +21,17 @@ API_VERSION = "1.0.0"
 API_PREFIX = "/api/v1"
 
 T = TypeVar("T")
+
+
+def _moment_as_text(value: object) -> object:
+    """Refuse a number where a moment belongs; pydantic would read it as Unix time."""
+    if isinstance(value, int | float):
+        raise ValueError("write the moment as ISO 8601 text with a time zone")
+    return value
+
+
+BodyMoment = Annotated[AwareDatetime, BeforeValidator(_moment_as_text)]
+"""A moment in a request body: ISO 8601 text with a time zone, never a bare number."""
 SLUG = r"^[a-z0-9][a-z0-9-]{0,79}$"
 
 OrgId = Annotated[
@@ -125,11 +136,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
             "description": {
                 400: "Invalid input; `invalidParams` names each field.",
-                401: "No valid staff token (Authorization: Bearer <token>).",
-                403: "The staff member lacks the permission this needs.",
+                401: "No valid token (Authorization: Bearer <token>).",
+                403: "The caller lacks the permission or scope, or the organisation is not theirs.",
                 404: "The resource does not exist.",
                 406: "The requested representation is not available.",
                 500: "Internal error.",
+                503: "The database is unavailable for a moment; retry after `Retry-After`.",
+                507: "The storage is full; nothing of this request was stored.",
             }.get(status, "Error."),
         }
         for status in statuses
@@ -143,6 +156,8 @@ def described_problem(status: int, description: str) -> dict[int | str, dict[str
 
 # Routes that need a staff token: bad input, no token, no permission, not found.
 STAFF_ERRORS = problem_responses(400, 401, 403, 404, 500)
+# Routes that need a system token: bad input, no token, no scope or another organisation.
+SYSTEM_ERRORS = problem_responses(400, 401, 403, 500, 503, 507)
 
 # Moments asked for are kept to this range: outside it no record exists, and date arithmetic
 # near the calendar's ends would fail.

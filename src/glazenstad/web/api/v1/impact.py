@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictInt
 
 from glazenstad.db.base import utcnow
 from glazenstad.insight.impact import (
@@ -24,6 +24,7 @@ from glazenstad.insight.impact import (
 from glazenstad.web import staff
 from glazenstad.web.api.v1.common import (
     ApiModel,
+    BodyMoment,
     OrgId,
     described_problem,
     invalid_input,
@@ -47,11 +48,11 @@ class ImpactReplayRequest(ApiModel):
     policy_version: Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")] = Field(
         description="The stored version to replay (its hash, or the first 8+ characters)."
     )
-    since: AwareDatetime = Field(description="Start of the period (decisions taken from then).")
-    until: AwareDatetime | None = Field(
+    since: BodyMoment = Field(description="Start of the period (decisions taken from then).")
+    until: BodyMoment | None = Field(
         default=None, description="End of the period, not included; defaults to now."
     )
-    examples: int = Field(
+    examples: StrictInt = Field(
         default=DEFAULT_EXAMPLES,
         ge=0,
         le=MAX_EXAMPLES,

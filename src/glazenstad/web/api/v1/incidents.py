@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from glazenstad.db.base import utcnow
 from glazenstad.insight.incidents import breaches as br
@@ -34,6 +34,7 @@ from glazenstad.web.api.v1.common import (
     SLUG,
     STAFF_ERRORS,
     ApiModel,
+    BodyMoment,
     OrgId,
     PageParams,
     created,
@@ -124,14 +125,14 @@ class _Input(ApiModel):
 
 
 Revision = Annotated[
-    int | None,
+    StrictInt | None,  # `true` is not revision 1
     Field(
         ge=1,
         le=2**31 - 1,
         description="The revision this change is based on; 409 when the breach changed since.",
     ),
 ]
-Moment = Annotated[AwareDatetime, Field(description="ISO 8601 with a time zone.")]
+Moment = Annotated[BodyMoment, Field(description="ISO 8601 with a time zone.")]
 
 
 class BreachRegistration(_Input):
@@ -158,7 +159,7 @@ class BreachRegistration(_Input):
         max_length=200,
         description="Ids of data categories in the organisation's register.",
     )
-    estimated_subjects: Annotated[int, Field(ge=0, le=10**10)] | None = Field(
+    estimated_subjects: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = Field(
         default=None, description="Estimated number of data subjects."
     )
 
@@ -173,7 +174,7 @@ class BreachChange(_Input):
     occurred_until: Moment | None = None
     activities: list[Slug] | None = Field(default=None, max_length=200)
     data_categories: list[Slug] | None = Field(default=None, max_length=200)
-    estimated_subjects: Annotated[int, Field(ge=0, le=10**10)] | None = None
+    estimated_subjects: Annotated[StrictInt, Field(ge=0, le=10**10)] | None = None
     revision: Revision = None
 
     @model_validator(mode="after")
@@ -187,7 +188,7 @@ class BreachChange(_Input):
 class BreachAuthorityDecision(_Input):
     """Whether the Autoriteit Persoonsgegevens is notified (art. 33), why, and when if done."""
 
-    notify: bool
+    notify: StrictBool  # `0` is not `false`
     reason: Annotated[str, Field(min_length=1, max_length=br.MAX_TEXT)]
     notified_at: Moment | None = Field(
         default=None, description="When the AP was notified (only with notify true)."
@@ -209,7 +210,7 @@ class BreachAuthorityNotification(_Input):
 class BreachResidentsDecision(_Input):
     """Whether the people concerned are told (art. 34), why, and when if done."""
 
-    notify: bool
+    notify: StrictBool  # `0` is not `false`
     reason: Annotated[str, Field(min_length=1, max_length=br.MAX_TEXT)]
     notified_at: Moment | None = None
     revision: Revision = None

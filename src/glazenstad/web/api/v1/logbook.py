@@ -21,9 +21,16 @@ from glazenstad.logbook.decode import decode_envelope, decode_records
 from glazenstad.logbook.read import ReadError, ReadFilter, access_request_record, read_processing
 from glazenstad.logbook.store import IngestResult
 from glazenstad.register.model import KIND_ACTIVITY, entry_uri
-from glazenstad.web.api.v1.common import SLUG, ApiModel, problem_responses
+from glazenstad.web.api.v1.common import SLUG, SYSTEM_ERRORS, ApiModel, problem_responses
 from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
+from glazenstad.web.systems import (
+    LOGBOOK_READ,
+    LOGBOOK_WRITE,
+    SystemClient,
+    api_system,
+    require_organisation,
+)
 
 router = APIRouter(tags=["Logboek"])
 MAX_RECORDS = 10_000
@@ -78,7 +85,7 @@ async def _record_batch(request: Request) -> tuple[str, list[Any]]:
         return envelope.organisation_id, envelope.records
     try:
         document = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise RequestValidationError(
             [
                 {
@@ -109,7 +116,7 @@ def _ingest(state: AppState, organisation_id: str, records: list[Any]) -> Ingest
     response_model=IngestOut,
     operation_id="ingestLogRecords",
     summary=f"Store a batch of log records (at most {MAX_RECORDS})",
-    responses=problem_responses(400, 500),
+    responses=SYSTEM_ERRORS,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -122,9 +129,12 @@ def _ingest(state: AppState, organisation_id: str, records: list[Any]) -> Ingest
     },
 )
 async def ingest_records(
-    batch: tuple[str, list[Any]] = Depends(_record_batch), state: AppState = Depends(get_state)
+    client: SystemClient = Depends(api_system(LOGBOOK_WRITE)),
+    batch: tuple[str, list[Any]] = Depends(_record_batch),
+    state: AppState = Depends(get_state),
 ) -> Any:
     organisation_id, records = batch
+    require_organisation(client, organisation_id)
     result = await run_in_threadpool(_ingest, state, organisation_id, records)
     return IngestOut(
         accepted=result.accepted,
@@ -151,7 +161,8 @@ ACCESS_ACTIVITY = "inzageverzoeken"
             "resource, attributes) and pagination.",
             "content": {"application/json": {"schema": {"type": "object"}}},
         },
-        **problem_responses(400, 404, 500),
+        **SYSTEM_ERRORS,
+        **problem_responses(404),
     },
 )
 async def read_logbook(
@@ -163,8 +174,10 @@ async def read_logbook(
     page: Annotated[int, Query(ge=1, le=100)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 100,
     state: AppState = Depends(get_state),
+    client: SystemClient = Depends(api_system(LOGBOOK_READ)),
 ) -> JSONResponse:
     """Every read is itself a processing: it is logged under the access-request activity."""
+    require_organisation(client, organisation_id)
     register = state.register.snapshot().organisation(organisation_id)
     if register is None:
         raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from glazenstad.insight.peers.comparison import compare, published_figures
 from glazenstad.insight.peers.figures import METRICS, PeerFigures
@@ -90,7 +90,9 @@ class Publication(ApiModel):
 
 
 class PublicationIn(ApiModel):
-    published: bool = Field(description="true: publish the figures among peers; false: stop.")
+    published: StrictBool = Field(
+        description="true: publish the figures among peers; false: stop (`0` is not `false`)."
+    )
     note: str | None = Field(default=None, max_length=MAX_NOTE, description="Why.")
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, Field, StrictBool
+from pydantic import Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from glazenstad.register.model import LawReference
@@ -19,9 +19,22 @@ from glazenstad.rules.describe import RuleText, rule_text, rules_for_activity
 from glazenstad.rules.engine import Decision
 from glazenstad.rules.request import Actor, Context, DecisionRequest, Resource
 from glazenstad.rules.store import PolicyVersion
-from glazenstad.web.api.v1.common import ApiModel, OrgId, entry_path, problem_responses
+from glazenstad.web.api.v1.common import (
+    SYSTEM_ERRORS,
+    ApiModel,
+    BodyMoment,
+    OrgId,
+    entry_path,
+    problem_responses,
+)
 from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState, get_state
+from glazenstad.web.systems import (
+    DECISIONS_REQUEST,
+    SystemClient,
+    api_system,
+    require_organisation,
+)
 
 router = APIRouter(tags=["Decisions"])
 
@@ -60,7 +73,7 @@ class ResourceBody(RequestModel):
 
 class ContextBody(RequestModel):
     # Optional but never null on the wire: the schema shows one date-time, as clients send it.
-    time: AwareDatetime | SkipJsonSchema[None] = Field(default=None, description="Defaults to now.")
+    time: BodyMoment | SkipJsonSchema[None] = Field(default=None, description="Defaults to now.")
     channel: Annotated[str, Field(max_length=100)] | None = None
     consent: list[Annotated[str, Field(max_length=600)]] = Field(
         default_factory=list, max_length=100
@@ -236,6 +249,8 @@ def _decide(state: AppState, body: DecisionRequestBody) -> Decision:
 
 
 ERRORS = problem_responses(400, 404, 500)
+DECISION_ERRORS = {**SYSTEM_ERRORS, **problem_responses(404)}
+ASKS_DECISIONS = api_system(DECISIONS_REQUEST)
 
 
 @router.post(
@@ -243,9 +258,14 @@ ERRORS = problem_responses(400, 404, 500)
     response_model=DecisionOut,
     operation_id="decide",
     summary="May this actor do this with these data, for this purpose, now?",
-    responses=ERRORS,
+    responses=DECISION_ERRORS,
 )
-async def decide(body: DecisionRequestBody, state: AppState = Depends(get_state)) -> Any:
+async def decide(
+    body: DecisionRequestBody,
+    state: AppState = Depends(get_state),
+    client: SystemClient = Depends(ASKS_DECISIONS),
+) -> Any:
+    require_organisation(client, body.actor.organisation)
     decision = _decide(state, body)
     # Answer only once the decision is in the decision log (group commit).
     await run_in_threadpool(state.decision_log.record, decision, wait=True)
@@ -257,9 +277,15 @@ async def decide(body: DecisionRequestBody, state: AppState = Depends(get_state)
     response_model=BatchOut,
     operation_id="decideBatch",
     summary=f"Many decisions in one call (at most {MAX_BATCH})",
-    responses=ERRORS,
+    responses=DECISION_ERRORS,
 )
-async def decide_batch(body: BatchBody, state: AppState = Depends(get_state)) -> Any:
+async def decide_batch(
+    body: BatchBody,
+    state: AppState = Depends(get_state),
+    client: SystemClient = Depends(ASKS_DECISIONS),
+) -> Any:
+    for item in body.requests:
+        require_organisation(client, item.actor.organisation)
     decisions = [_decide(state, item) for item in body.requests]
     await run_in_threadpool(state.decision_log.record_many, decisions, wait=True)
     return JSONResponse(
@@ -279,15 +305,17 @@ def batch_other_methods() -> None:
     "/decisions/{decisionId}",
     response_model=StoredDecisionOut,
     operation_id="getDecision",
-    summary="A stored decision with its receipt data",
-    responses=ERRORS,
+    summary="A stored decision with its receipt data (of the caller's own organisation)",
+    responses=DECISION_ERRORS,
 )
 def get_decision(
     decision_id: Annotated[str, Path(alias="decisionId", pattern=r"^[0-9a-f]{32}$")],
     state: AppState = Depends(get_state),
+    client: SystemClient = Depends(ASKS_DECISIONS),
 ) -> Any:
     row = stored_decision(state.engine, decision_id)
-    if row is None:
+    # Another organisation's decision answers as if it did not exist.
+    if row is None or row["organisation_id"] != client.organisation_id:
         raise ProblemError(404, f"Beslissing {decision_id} staat niet in het beslissingenlogboek.")
     return StoredDecisionOut(
         **{k: v for k, v in row.items() if k in StoredDecisionOut.model_fields}
