@@ -5,9 +5,11 @@ The decision benchmark's smoke run still fails on any disagreement between the e
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +134,28 @@ def test_dashboard_benchmark_smoke() -> None:
     assert "pages not measured" not in result.stdout
     assert result.stdout.count("dashboard_30_days_page_warm_best_s") == 2
     assert "ix_decision_log_org_time" in result.stdout
+
+
+def test_soak_benchmark_smoke(tmp_path: Path) -> None:
+    """Every kind of the mixed load answered on SQLite, without errors, in a few seconds.
+
+    Memory is sampled but not judged: a few seconds say nothing about growth.
+    """
+    report = tmp_path / "soak.json"
+    result = _run(
+        "benchmarks.soak",
+        *("--database", "sqlite", "--duration", "6", "--interval", "2"),
+        *("--decisions", "5", "--log-batches", "1", "--log-batch-size", "20"),
+        *("--log-reads", "1", "--api-reads", "4", "--portal-reads", "2"),
+        *("--json", str(report)),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(report.read_text(encoding="utf-8"))
+    assert set(figures["totals"]) == {"decide", "log-write", "log-read", "api-read", "portal"}
+    for kind, totals in figures["totals"].items():
+        assert totals["completed"] > 0 and totals["errors"] == {}, (kind, totals)
+    assert figures["errors"] == 0
+    assert len(figures["intervals"]) == 3
+    assert all(row["rss_mb"] > 0 and row["db_mb"] > 0 for row in figures["intervals"])
+    assert figures["memory"]["verdict"].startswith("not judged")
+    assert "server RSS: first" in result.stdout

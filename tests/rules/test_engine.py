@@ -314,3 +314,19 @@ def test_decide_many_equals_decide(compiled: CompiledPolicy) -> None:
     assert [d.outcome for d in engine.decide_many(batch)] == [
         engine.decide(r).outcome for r in batch
     ]
+
+
+def test_explanations_are_shared_between_subjects(compiled: CompiledPolicy) -> None:
+    """The text does not depend on whose data it is, so the explanation cache keeps one entry
+    for requests that differ only in the subject's pseudonym (else every request is a miss)."""
+    engine = Engine()
+    engine.add(compiled, active=True)
+    compiled.explanations.clear()
+    base = _request()
+    texts = set()
+    for n in range(50):
+        resource = Resource("kenteken", subject=f"k1:{n:064x}")
+        request = DecisionRequest(base.actor, base.action, resource, base.purpose, base.context)
+        texts.add(engine.decide(request).explanation())
+    assert len(texts) == 1
+    assert len(compiled.explanations) == 1

@@ -144,11 +144,13 @@ def _explained(policy: CompiledPolicy, request: DecisionRequest, moment: float) 
     The text names the request's attributes and the conditions that failed; time enters only
     through time windows (local weekday and minute) and the justification only by being given.
     """
-    context = request.context
+    context, resource = request.context, request.resource
     key = (
         request.actor,
         request.action,
-        request.resource,
+        # Not the subject's pseudonym: neither the rules nor the text use it, and with it every
+        # request an application sends would be a new key (a cache of misses, tens of MB).
+        (resource.data_category, resource.dataset, resource.case_id, resource.linked_dataset),
         request.purpose,
         context.channel,
         context.consent,
