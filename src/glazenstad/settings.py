@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. "
         "Empty means SQLite at <data_dir>/glazenstad.sqlite3.",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        description="PostgreSQL streaming replica for residents' reads of their own processings "
+        "(docs/replica.md), e.g. postgresql+psycopg://user@replica/db. Empty means every read "
+        "goes to GLAZENSTAD_DATABASE_URL.",
+    )
+    database_read_lag_notice_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Residents are told how old their data may be (header Data-Lag-Seconds, a "
+        "line on the page) when the replica is further behind than this many seconds.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
     pseudonym_keys: SecretStr | None = Field(
@@ -88,6 +100,33 @@ class Settings(BaseSettings):
         default=None,
         description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "
         "Empty means the embedded default: simulators feed the pipelines in process.",
+    )
+    # --- NATS JetStream ingest queue (docs/scaling.md); empty keeps the single-process path
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS server(s) with JetStream, e.g. nats://127.0.0.1:4222 (comma-separated "
+        "for a cluster). Set: log records are acknowledged once JetStream stored them and "
+        "`glazenstad logbook writer` writes them. Empty: written and committed in process.",
+    )
+    nats_logbook_stream: str = Field(
+        default="GLAZENSTAD_LOGBOOK", description="JetStream stream of queued log record batches."
+    )
+    nats_logbook_subject: str = Field(
+        default="glazenstad.logbook",
+        description="Subject prefix of queued batches; a batch goes to <prefix>.<organisation>.",
+    )
+    nats_logbook_consumer: str = Field(
+        default="logbook-writer",
+        description="Durable pull consumer the logbook writers share.",
+    )
+    nats_replicas: int = Field(
+        default=1, ge=1, le=5, description="Stream replicas: 3 in a three-node NATS cluster."
+    )
+    nats_ack_wait: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a writer has to commit and acknowledge a batch before JetStream "
+        "delivers it again.",
     )
 
     # --- OpenID Connect (docs/login.md); with none of these set, the demo logins stay as they are
@@ -201,6 +240,33 @@ class Settings(BaseSettings):
                     "GLAZENSTAD_PUBLIC_URL must be an https:// URL in production mode when "
                     "single sign-on is configured (the provider sends users back to it)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _read_replica_is_postgres(self) -> Settings:
+        if not self.database_read_url:
+            return self
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            read_backend = make_url(self.database_read_url).get_backend_name()
+            primary_backend = make_url(self.effective_database_url).get_backend_name()
+        except ArgumentError:
+            raise ValueError(
+                "GLAZENSTAD_DATABASE_READ_URL and GLAZENSTAD_DATABASE_URL must be database URLs "
+                "(e.g. postgresql+psycopg://user@replica/db)"
+            ) from None
+        if read_backend != "postgresql":
+            raise ValueError(
+                "GLAZENSTAD_DATABASE_READ_URL must be a PostgreSQL streaming replica "
+                f"(postgresql://...), not {read_backend}"
+            )
+        if primary_backend != "postgresql":
+            raise ValueError(
+                "GLAZENSTAD_DATABASE_READ_URL needs a PostgreSQL primary in "
+                "GLAZENSTAD_DATABASE_URL (an SQLite database has no replicas)"
+            )
         return self
 
     @model_validator(mode="after")

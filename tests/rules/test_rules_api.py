@@ -117,7 +117,7 @@ def test_batch(client: TestClient) -> None:
     ids = {r["receipt"]["decisionId"] for r in results}
     assert all(client.get(f"/api/v1/decisions/{i}").status_code == 200 for i in ids)
     too_many = client.post("/api/v1/decisions/batch", json={"requests": [body()] * 1001})
-    assert too_many.status_code == 400
+    assert too_many.status_code == 413
     assert client.get("/api/v1/decisions/batch").status_code == 405
 
 

@@ -119,3 +119,25 @@ def test_search_is_rate_limited_with_retry_after(client: TestClient) -> None:
     assert response.json()["title"] == "Te veel aanvragen"
     # Browsing without a search term is not limited.
     assert client.get("/api/v1/organisations/teststad/processing-activities").status_code != 429
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "limit"),
+    [
+        ("/api/v1/decisions/batch", {"requests": [{}] * 1001}, "1000"),
+        (
+            "/api/v1/logboek/records",
+            {"organisationId": "teststad", "records": [{}] * 10_001},
+            "10000",
+        ),
+    ],
+)
+def test_a_batch_over_its_limit_is_too_large(
+    tmp_path: Path, url: str, body: dict[str, object], limit: str
+) -> None:
+    with TestClient(create_app(_settings(tmp_path))) as client:
+        response = client.post(url, json=body, headers=system_token())
+    assert response.status_code == 413
+    problem = response.json()
+    assert limit in problem["detail"]
+    assert problem["invalidParams"][0]["type"] == "too_long"

@@ -19,7 +19,9 @@ from glazenstad.cli import backup as backup_commands
 from glazenstad.cli import compliance as compliance_commands
 from glazenstad.cli import incidents as incident_commands
 from glazenstad.cli import peers as peer_commands
+from glazenstad.cli import scale as scale_commands
 from glazenstad.cli import signals as signal_commands
+from glazenstad.cli import status as status_commands
 from glazenstad.cli.common import console, errors, open_engine
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.register.loader import (
@@ -74,7 +76,9 @@ app.add_typer(incident_commands.break_glass_app, name="break-glass")
 app.add_typer(signal_commands.app, name="signals")
 app.add_typer(peer_commands.app, name="peers")
 app.command("audit")(audit_commands.audit)
+logbook_app.command("writer")(scale_commands.writer)
 app.add_typer(backup_commands.app, name="backup")
+app.command("status")(status_commands.status)
 
 
 DEMO_DIR = Path(__file__).resolve().parents[3] / "demo"

@@ -93,8 +93,9 @@ class ProcessingLog:
     """A tracer provider of its own that exports processings to one Glazen Stad logbook.
 
     Spans go over OTLP/HTTP to `<endpoint>/v1/traces` with the `Glazenstad-Organisation` header
-    and the system's bearer `token` (scope `logbook:write`), batched by default (`batch=False`: each span is exported when it ends). `exporter` replaces
-    the OTLP exporter (tests: an in-memory exporter); `span_processor` replaces the processor.
+    and the system's bearer `token` (scope `logbook:write`), batched by default (`batch=False`:
+    each span is exported when it ends). `exporter` replaces the OTLP exporter (tests: an
+    in-memory exporter); `span_processor` replaces the processor.
     """
 
     def __init__(

@@ -22,7 +22,7 @@ import bisect
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -247,6 +247,37 @@ def _copy_text(value: str | None) -> str:
     return value
 
 
+def screen(records: Iterable[Any]) -> tuple[list[tuple[int, LogRecord]], IngestResult]:
+    """Validate a batch without writing: the records to store, and a result with the rest.
+
+    The result holds every rejection (index and reason) and the repeats within the batch; the
+    candidates are the first occurrence of each (trace_id, span_id). Records are raw dicts,
+    LogRecords, or the RecordError a decoder gave for a record. A front node behind a queue
+    answers rejections with this before publishing, exactly as `LogStore.ingest` would.
+    """
+    result = IngestResult()
+    candidates: list[tuple[int, LogRecord]] = []
+    seen: dict[tuple[str, str], LogRecord] = {}
+    for index, raw in enumerate(records):
+        try:
+            if isinstance(raw, RecordError):  # refused while decoding the batch
+                raise raw
+            record = raw if isinstance(raw, LogRecord) else parse_record(raw)
+        except RecordError as exc:
+            result.rejected.append(Rejected(index, str(exc)))
+            continue
+        first = seen.get(record.key)
+        if first is not None:  # the same span twice in one batch
+            if first == record:
+                result.duplicate_indexes.append(index)
+            else:
+                result.rejected.append(Rejected(index, CONFLICT_IN_BATCH))
+            continue
+        seen[record.key] = record
+        candidates.append((index, record))
+    return candidates, result
+
+
 class LogStore:
     def __init__(
         self,
@@ -278,6 +309,7 @@ class LogStore:
         *,
         received_at: datetime | None = None,
         also: Callable[[Connection], None] | None = None,
+        pseudonymised: bool = False,
     ) -> IngestResult:
         """Validate and store a batch; returns after commit.
 
@@ -285,30 +317,14 @@ class LogStore:
         `also` writes rows that must commit in the same transaction as the records (the
         gateway's decisions: one commit, not two, before an answer may leave); it runs only
         when at least one record is valid, and again if the transaction is retried.
+        `pseudonymised` says the LogRecords' data_subject_id already holds the pseudonym
+        (`pseudonymise` ran where the batch was received: a logbook writer behind a queue never
+        sees a plain identifier).
         """
-        result = IngestResult()
-        candidates: list[tuple[int, LogRecord]] = []
-        seen: dict[tuple[str, str], LogRecord] = {}
-        for index, raw in enumerate(records):
-            try:
-                if isinstance(raw, RecordError):  # refused while decoding the batch
-                    raise raw
-                record = raw if isinstance(raw, LogRecord) else parse_record(raw)
-            except RecordError as exc:
-                result.rejected.append(Rejected(index, str(exc)))
-                continue
-            first = seen.get(record.key)
-            if first is not None:  # the same span twice in one batch
-                if first == record:
-                    result.duplicate_indexes.append(index)
-                else:
-                    result.rejected.append(Rejected(index, CONFLICT_IN_BATCH))
-                continue
-            seen[record.key] = record
-            candidates.append((index, record))
+        candidates, result = screen(records)
         if candidates:
             received = received_at or utcnow()
-            batch = self._prepare(organisation_id, candidates, received)
+            batch = self._prepare(organisation_id, candidates, received, pseudonymised)
             with self.engine.connect() as conn:
                 # On PostgreSQL the batch is written without looking for stored duplicates
                 # first: they are rare (a client re-sending after a lost answer), and the
@@ -318,7 +334,16 @@ class LogStore:
                 careful = conn.dialect.name != "postgresql"
                 for attempt in range(_ATTEMPTS):
                     try:
-                        self._store(conn, organisation_id, batch, received, careful, result, also)
+                        self._store(
+                            conn,
+                            organisation_id,
+                            batch,
+                            received,
+                            careful,
+                            result,
+                            also,
+                            pseudonymised,
+                        )
                         break
                     except (IntegrityError, psycopg.errors.UniqueViolation):
                         conn.rollback()
@@ -340,6 +365,7 @@ class LogStore:
         careful: bool,
         result: IngestResult,
         also: Callable[[Connection], None] | None = None,
+        pseudonymised: bool = False,
     ) -> None:
         """Chain and write the batch in one transaction; fills `result` only once committed."""
         self._begin_write(conn)
@@ -359,7 +385,13 @@ class LogStore:
             zip(batch.indexes, batch.records, batch.digests, strict=True)
         ):
             if existing and record.key in existing:
-                if self._same(organisation_id, record, batch.pseudonyms[i], existing[record.key]):
+                if self._same(
+                    organisation_id,
+                    record,
+                    batch.pseudonyms[i],
+                    existing[record.key],
+                    pseudonymised,
+                ):
                     duplicates.append(index)
                 else:
                     rejected.append(Rejected(index, CONFLICT_STORED))
@@ -405,6 +437,7 @@ class LogStore:
         organisation_id: str,
         candidates: list[tuple[int, LogRecord]],
         received: datetime,
+        pseudonymised: bool = False,
     ) -> _Batch:
         """Pseudonyms, register lookups, serialization and content digests: all before locking."""
         resolved = self.resolver.resolve(
@@ -418,7 +451,9 @@ class LogStore:
         batch = _Batch()
         for (index, record), activity in zip(candidates, resolved, strict=True):
             pseudonym = None
-            if record.data_subject_id is not None and record.data_subject_id_type is not None:
+            if pseudonymised:
+                pseudonym = record.data_subject_id
+            elif record.data_subject_id is not None and record.data_subject_id_type is not None:
                 subject = (record.data_subject_id_type, record.data_subject_id)
                 pseudonym = pseudonyms.get(subject)
                 if pseudonym is None:
@@ -610,9 +645,18 @@ class LogStore:
         return found
 
     def _same(
-        self, organisation_id: str, record: LogRecord, pseudonym: str | None, stored: dict[str, Any]
+        self,
+        organisation_id: str,
+        record: LogRecord,
+        pseudonym: str | None,
+        stored: dict[str, Any],
+        pseudonymised: bool = False,
     ) -> bool:
-        """Is a re-sent record the one already stored? (Its pseudonym may be under an old key.)"""
+        """Is a re-sent record the one already stored? (Its pseudonym may be under an old key.)
+
+        A pseudonymised record carries only the current key's pseudonym, so one stored under an
+        older key cannot be recognised: it counts as different.
+        """
         sent = {
             "parent_span_id": record.parent_span_id,
             "name": record.name,
@@ -629,11 +673,33 @@ class LogStore:
             return False
         if pseudonym == stored["data_subject_pseudonym"]:
             return True
-        if record.data_subject_id is None or record.data_subject_id_type is None:
+        if pseudonymised or record.data_subject_id is None or record.data_subject_id_type is None:
             return False
         return stored["data_subject_pseudonym"] in self.pseudonymizer.all_pseudonyms(
             organisation_id, record.data_subject_id_type, record.data_subject_id
         )
+
+    def pseudonymise(self, organisation_id: str, records: Iterable[LogRecord]) -> list[LogRecord]:
+        """Copies of validated records whose data_subject_id is the current key's pseudonym.
+
+        For a batch that leaves this process before it is written (a queue): the plain
+        identifier never does. Store the copies with `ingest(..., pseudonymised=True)`.
+        """
+        result: list[LogRecord] = []
+        pseudonyms: dict[tuple[str, str], str] = {}
+        for record in records:
+            if record.data_subject_id is not None and record.data_subject_id_type is not None:
+                subject = (record.data_subject_id_type, record.data_subject_id)
+                pseudonym = pseudonyms.get(subject)
+                if pseudonym is None:
+                    pseudonym = pseudonyms[subject] = self.pseudonymizer.pseudonym(
+                        organisation_id, *subject
+                    )
+                record = replace(record, data_subject_id=pseudonym)
+            elif record.data_subject_id is not None:  # never without its type; never plain
+                record = replace(record, data_subject_id=None)
+            result.append(record)
+        return result
 
     def records_for_subject(
         self, organisation_id: str, id_type: str, subject_id: str

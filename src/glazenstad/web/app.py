@@ -9,10 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glazenstad.db.engine import make_engine, migrate
+from glazenstad.db.replica import ReadRouter, make_read_engine
 from glazenstad.logbook.store import LogStore
+from glazenstad.logbook.stream import QueueConfig
+from glazenstad.logbook.stream_publish import StreamPublisher
 from glazenstad.register.store import RegisterStore
 from glazenstad.rules.decisionlog import DecisionLog
 from glazenstad.rules.service import RulesService
@@ -32,6 +36,7 @@ from glazenstad.web.api.v1 import reports as reports_api
 from glazenstad.web.api.v1 import rules as rules_api
 from glazenstad.web.api.v1 import sensors as sensors_api
 from glazenstad.web.api.v1 import signals as signals_api
+from glazenstad.web.api.v1 import status as status_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
 from glazenstad.web.limits import BodyLimit, RateLimit, RateLimits
 from glazenstad.web.oidc.tokens import AccessTokenValidator
@@ -78,7 +83,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         rules=RulesService(register, PolicyStore(engine)),
         decision_log=DecisionLog(engine),
         logbook=LogStore(engine, register, settings.pseudonymizer()),
+        reads=ReadRouter(engine, _read_engine(settings)),
     )
+
+    queue = QueueConfig.from_settings(settings)  # set: log records go through JetStream
+    stream = StreamPublisher(queue, state.logbook) if queue is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +98,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         yield
+        if stream is not None:
+            await stream.close()
         state.decision_log.close()
+        state.reads.dispose()
         engine.dispose()
 
     app = FastAPI(
@@ -102,6 +114,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         lifespan=lifespan,
     )
     app.state.glazenstad = state
+    app.state.logbook_stream = stream
     app.state.staff_directory = directory_for(settings.mode, settings.staff_directory)
     app.state.staff_sessions = StaffSessions()
     app.state.system_clients = clients_for(settings.mode, settings.system_clients)
@@ -128,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(incidents_api.router, prefix=API_PREFIX)
     app.include_router(reports_api.router, prefix=API_PREFIX)
     app.include_router(impact_api.router, prefix=API_PREFIX)
+    app.include_router(status_api.router, prefix=API_PREFIX)
     app.include_router(otlp.router)
 
     @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
@@ -163,6 +177,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
+
+
+def _read_engine(settings: Settings) -> Engine | None:
+    """The read replica's engine for residents' reads, when one is configured (docs/replica.md)."""
+    return make_read_engine(settings.database_read_url) if settings.database_read_url else None
 
 
 def _portal_or_api(

@@ -6,11 +6,14 @@ The exporter authenticates as a system with the `logbook:write` scope (a bearer 
 OTEL_EXPORTER_OTLP_HEADERS); its spans are stored for the client's own organisation, and a span
 whose activity id belongs to another organisation's register is refused. A
 `Glazenstad-Organisation` header, when sent, must name the client's organisation. The answer is
-sent after the records are committed.
+sent after the records are committed, or, with a JetStream ingest queue (docs/scaling.md),
+after JetStream stored them; a queue that does not confirm is a 503 with Retry-After, which
+OTLP exporters retry.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -24,12 +27,16 @@ from glazenstad.logbook.otlp import (
     partial_success_response,
     spans_to_records,
 )
+from glazenstad.logbook.stream import StreamUnavailable
+from glazenstad.logbook.stream_publish import StreamPublisher
 from glazenstad.register.store import OrganisationRegister
+from glazenstad.web.api.v1.logbook import QUEUE_UNAVAILABLE, RETRY_AFTER_QUEUE
 from glazenstad.web.problems import ProblemError
 from glazenstad.web.state import AppState
 from glazenstad.web.systems import LOGBOOK_WRITE, authorise, bearer_token, require_organisation
 
 router = APIRouter(include_in_schema=False)
+_log = logging.getLogger("glazenstad.web")
 ORGANISATION_HEADER = "glazenstad-organisation"
 
 
@@ -89,7 +96,20 @@ async def export_traces(request: Request) -> Response:
             continue
         records.append(record)
         positions.append(index)
-    if records:
+    stream: StreamPublisher | None = getattr(request.app.state, "logbook_stream", None)
+    if records and stream is not None:  # a queue: answered once JetStream stored the spans
+        try:
+            queued = await stream.publish(organisation, records)
+        except StreamUnavailable as exc:
+            _log.warning("OTLP spans not queued: %s", exc)
+            return Response(
+                error_response(QUEUE_UNAVAILABLE, answer_type),
+                status_code=503,
+                media_type=answer_type,
+                headers={"Retry-After": str(RETRY_AFTER_QUEUE)},
+            )
+        reasons += [f"span {positions[r.index]}: {r.reason}" for r in queued.rejected]
+    elif records:
         result = await run_in_threadpool(state.logbook.ingest, organisation, records)
         reasons += [f"span {positions[r.index]}: {r.reason}" for r in result.rejected]
     body = partial_success_response(len(reasons), "; ".join(reasons[:20]), answer_type)

@@ -10,6 +10,7 @@ import errno
 import logging
 import sqlite3
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -126,7 +127,29 @@ async def validation_handler(request: Request, exc: Exception) -> JSONResponse:
                 InvalidParam(name=name, type=str(error["type"]), reason=str(error["msg"]))
             )
     names = ", ".join(p.name for p in params)
+    if _only_too_many_items(exc.errors()):
+        # A batch over its limit is too large, not malformed: 413 tells a client to send less
+        # at a time, while `invalidParams` still names the list and its maximum.
+        limits = "; ".join(p.reason for p in params)
+        return problem_response(
+            request, 413, f"Te veel items in één aanvraag ({names}): {limits}.", params
+        )
     return problem_response(request, 400, f"De aanvraag bevat ongeldige invoer: {names}.", params)
+
+
+BATCHES = frozenset({"records", "requests"})
+"""Body lists that are batches (log records, decision requests): over their limit is too large."""
+
+
+def _only_too_many_items(errors: Sequence[Any]) -> bool:
+    """Every error is a batch of the body with more items than allowed."""
+    return bool(errors) and all(
+        e["type"] == "too_long"
+        and len(e["loc"]) == 2
+        and e["loc"][0] == "body"
+        and e["loc"][1] in BATCHES
+        for e in errors
+    )
 
 
 async def http_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy import Engine
 
+from glazenstad.db.replica import ReadRouter
 from glazenstad.logbook.store import LogStore
 from glazenstad.register.store import RegisterStore
 from glazenstad.rules.decisionlog import DecisionLog
@@ -22,6 +23,9 @@ class AppState:
     rules: RulesService
     decision_log: DecisionLog
     logbook: LogStore
+    # Residents' reads of their own processings: the replica when one is configured (else
+    # `engine`), with fallback to the primary (docs/replica.md).
+    reads: ReadRouter
 
 
 def get_state(request: Request) -> AppState:

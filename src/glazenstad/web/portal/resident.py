@@ -21,6 +21,7 @@ from glazenstad.register.model import KIND_ACTIVITY, entry_uri
 from glazenstad.web.api.v1.logbook import ACCESS_ACTIVITY
 from glazenstad.web.portal import devlogin, views
 from glazenstad.web.portal import format as fmt
+from glazenstad.web.readlag import lag_headers, replica_age, whole_seconds
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -68,15 +69,19 @@ def my_processing(request: Request, pagina: Annotated[int, Query(ge=1, le=200)] 
         )
     state = app_state(request)
     started = int(time.time() * 1000)
-    overview = resident_overview(
-        state.engine,
-        state.register,
-        state.logbook.pseudonymizer,
-        session.organisation_id,
-        session.bsn,
-        page=pagina,
-        page_size=PAGE_SIZE,
+    # On the read replica when one is configured (the primary when it is away).
+    overview, source = state.reads.read(
+        lambda engine: resident_overview(
+            engine,
+            state.register,
+            state.logbook.pseudonymizer,
+            session.organisation_id,
+            session.bsn,
+            page=pagina,
+            page_size=PAGE_SIZE,
+        )
     )
+    stale = replica_age(state.reads, source, state.settings.database_read_lag_notice_s)
     access = access_request_record(
         access_activity_uri(reg.org.register_uri),
         subject_id=session.bsn,
@@ -104,5 +109,7 @@ def my_processing(request: Request, pagina: Annotated[int, Query(ge=1, le=200)] 
         logout_url=devlogin.LOGOUT_URL,
         csrf_field=devlogin.CSRF_FIELD,
         csrf_token=token,
+        lag_seconds=None if stale is None else whole_seconds(stale),
     )
+    response.headers.update(lag_headers(stale))
     return devlogin.with_csrf(request, response, token)

@@ -140,6 +140,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 403: "The caller lacks the permission or scope, or the organisation is not theirs.",
                 404: "The resource does not exist.",
                 406: "The requested representation is not available.",
+                413: "Too large: the body or a batch is over its limit; send less at a time.",
                 500: "Internal error.",
                 503: "The database is unavailable for a moment; retry after `Retry-After`.",
                 507: "The storage is full; nothing of this request was stored.",
@@ -157,7 +158,7 @@ def described_problem(status: int, description: str) -> dict[int | str, dict[str
 # Routes that need a staff token: bad input, no token, no permission, not found.
 STAFF_ERRORS = problem_responses(400, 401, 403, 404, 500)
 # Routes that need a system token: bad input, no token, no scope or another organisation.
-SYSTEM_ERRORS = problem_responses(400, 401, 403, 500, 503, 507)
+SYSTEM_ERRORS = problem_responses(400, 401, 403, 413, 500, 503, 507)
 
 # Moments asked for are kept to this range: outside it no record exists, and date arithmetic
 # near the calendar's ends would fail.

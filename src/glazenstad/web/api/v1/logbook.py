@@ -6,9 +6,10 @@ flagged, because refusing a log record would lose evidence.
 """
 
 import json
+import logging
 import re
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,9 +21,12 @@ from pydantic import Field, ValidationError
 from glazenstad.logbook.decode import decode_envelope, decode_records
 from glazenstad.logbook.read import ReadError, ReadFilter, access_request_record, read_processing
 from glazenstad.logbook.store import IngestResult
+from glazenstad.logbook.stream import StreamUnavailable
+from glazenstad.logbook.stream_publish import StreamPublisher
 from glazenstad.register.model import KIND_ACTIVITY, entry_uri
 from glazenstad.web.api.v1.common import SLUG, SYSTEM_ERRORS, ApiModel, problem_responses
 from glazenstad.web.problems import ProblemError
+from glazenstad.web.readlag import LAG_HEADER_DOC, lag_headers, replica_age
 from glazenstad.web.state import AppState, get_state
 from glazenstad.web.systems import (
     LOGBOOK_READ,
@@ -33,6 +37,7 @@ from glazenstad.web.systems import (
 )
 
 router = APIRouter(tags=["Logboek"])
+_log = logging.getLogger("glazenstad.web")
 MAX_RECORDS = 10_000
 _SLUG = re.compile(SLUG)
 
@@ -111,12 +116,69 @@ def _ingest(state: AppState, organisation_id: str, records: list[Any]) -> Ingest
     return state.logbook.ingest(organisation_id, decoded)
 
 
+class QueuedOut(ApiModel):
+    """The answer of a front node with a JetStream queue (GLAZENSTAD_NATS_URL set)."""
+
+    stored: Literal["queued"] = Field(
+        description="The valid records are stored durably in the queue (JetStream acknowledged "
+        "them); a logbook writer commits them to the logbook shortly."
+    )
+    queued: int = Field(description="Records queued for the logbook.")
+    duplicates: int = Field(
+        description="Records repeated earlier in this batch. Records already in the logbook "
+        "are recognised when written (idempotent) and not stored twice."
+    )
+    rejected: list[RejectedRecord]
+    batch_id: str | None = Field(
+        description="Id of the queued batch (also JetStream's message id; the same batch "
+        "sent again is queued once). None when no record was valid."
+    )
+
+
+QUEUE_UNAVAILABLE = (
+    "Het logboek kan deze records nu niet aannemen. Stuur dezelfde aanvraag opnieuw na het "
+    "aantal seconden in Retry-After; dubbel versturen kan geen kwaad. (The logbook queue did "
+    "not confirm storing the batch; re-sending it is harmless.)"
+)
+RETRY_AFTER_QUEUE = 2
+
+
+async def _queue(stream: StreamPublisher, organisation_id: str, records: list[Any]) -> JSONResponse:
+    """Screen, pseudonymise and queue the batch; 202 only after JetStream stored it."""
+    decoded = decode_records(records) if records and isinstance(records[0], Raw) else records
+    try:
+        result = await stream.publish(organisation_id, decoded)
+    except StreamUnavailable as exc:
+        _log.warning("log record batch not queued: %s", exc)
+        raise ProblemError(
+            503, QUEUE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_QUEUE)}
+        ) from exc
+    body = QueuedOut(
+        stored="queued",
+        queued=len(result.queued_indexes),
+        duplicates=len(result.duplicate_indexes),
+        rejected=[RejectedRecord(index=r.index, reason=r.reason) for r in result.rejected],
+        batch_id=result.batch_id,
+    )
+    return JSONResponse(body.model_dump(by_alias=True, mode="json"), status_code=202)
+
+
 @router.post(
     "/logboek/records",
     response_model=IngestOut,
     operation_id="ingestLogRecords",
     summary=f"Store a batch of log records (at most {MAX_RECORDS})",
-    responses=SYSTEM_ERRORS,
+    description="200: the accepted records are committed to the logbook. 202 (only on a "
+    "platform with a JetStream ingest queue): the valid records are stored durably in the "
+    "queue and committed by a logbook writer shortly; rejected records are answered at once "
+    "either way. See docs/scaling.md.",
+    responses={
+        202: {
+            "model": QueuedOut,
+            "description": "Queued: the valid records are stored durably in the ingest queue.",
+        },
+        **SYSTEM_ERRORS,
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -129,12 +191,16 @@ def _ingest(state: AppState, organisation_id: str, records: list[Any]) -> Ingest
     },
 )
 async def ingest_records(
+    request: Request,
     client: SystemClient = Depends(api_system(LOGBOOK_WRITE)),
     batch: tuple[str, list[Any]] = Depends(_record_batch),
     state: AppState = Depends(get_state),
 ) -> Any:
     organisation_id, records = batch
     require_organisation(client, organisation_id)
+    stream: StreamPublisher | None = getattr(request.app.state, "logbook_stream", None)
+    if stream is not None:
+        return await _queue(stream, organisation_id, records)
     result = await run_in_threadpool(_ingest, state, organisation_id, records)
     return IngestOut(
         accepted=result.accepted,
@@ -160,6 +226,7 @@ ACCESS_ACTIVITY = "inzageverzoeken"
             "(each with traceId, spanId, status, name, startTime, endTime, parentSpanId, "
             "resource, attributes) and pagination.",
             "content": {"application/json": {"schema": {"type": "object"}}},
+            "headers": LAG_HEADER_DOC,
         },
         **SYSTEM_ERRORS,
         **problem_responses(404),
@@ -183,19 +250,25 @@ async def read_logbook(
         raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
     started = int(time.time() * 1000)
     try:
-        result = await run_in_threadpool(
-            read_processing,
-            state.engine,
-            state.register,
-            state.logbook.pseudonymizer,
-            organisation_id,
-            filter,
-            resident=False,
-            page=page,
-            page_size=page_size,
+        # On the read replica when one is configured (the primary when it is away).
+        result, source = await run_in_threadpool(
+            state.reads.read,
+            lambda engine: read_processing(
+                engine,
+                state.register,
+                state.logbook.pseudonymizer,
+                organisation_id,
+                filter,
+                resident=False,
+                page=page,
+                page_size=page_size,
+            ),
         )
     except ReadError as exc:
         raise ProblemError(400, str(exc)) from exc
+    stale = await run_in_threadpool(
+        replica_age, state.reads, source, state.settings.database_read_lag_notice_s
+    )
     access = access_request_record(
         entry_uri(register.org.register_uri, KIND_ACTIVITY, ACCESS_ACTIVITY),
         subject_id=filter.data_subject_id,
@@ -203,4 +276,4 @@ async def read_logbook(
         start_time_ms=started,
     )
     await run_in_threadpool(state.logbook.ingest, organisation_id, [access])
-    return JSONResponse(result.to_response())
+    return JSONResponse(result.to_response(), headers=lag_headers(stale))
