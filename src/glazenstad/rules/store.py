@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from glazenstad.audit import trail
 from glazenstad.audit.four_eyes import named, same_person
@@ -169,40 +169,8 @@ class PolicyStore:
             for other in self.versions(organisation):
                 if other.status == ACTIVE and other.id != version.id:
                     replaced = f"replaced by {version.content_hash[:12]}"
-                    conn.execute(
-                        policy_event.insert().values(
-                            version_id=other.id,
-                            status=RETIRED,
-                            at=now,
-                            by=by.strip(),
-                            note=replaced,
-                        )
-                    )
-                    trail.record(
-                        conn,
-                        organisation_id=organisation,
-                        actor=by,
-                        action=trail.POLICY_RETIRED,
-                        subject=other.content_hash,
-                        reason=replaced,
-                        trace_id=trace_id,
-                        at=now,
-                    )
-            conn.execute(
-                policy_event.insert().values(
-                    version_id=version.id, status=ACTIVE, at=now, by=by.strip(), note=note
-                )
-            )
-            trail.record(
-                conn,
-                organisation_id=organisation,
-                actor=by,
-                action=trail.POLICY_ACTIVATED,
-                subject=version.content_hash,
-                reason=note,
-                trace_id=trace_id,
-                at=now,
-            )
+                    _lifecycle(conn, other, RETIRED, by, replaced, trace_id, now)
+            _lifecycle(conn, version, ACTIVE, by, note, trace_id, now)
         return self._require(organisation, content_hash)
 
     def retire(
@@ -219,23 +187,8 @@ class PolicyStore:
         trail.check_trace_id(trace_id)
         version = self._require(organisation, content_hash)
         if version.status != RETIRED:
-            now = utcnow()
             with self.engine.begin() as conn:
-                conn.execute(
-                    policy_event.insert().values(
-                        version_id=version.id, status=RETIRED, at=now, by=by.strip(), note=note
-                    )
-                )
-                trail.record(
-                    conn,
-                    organisation_id=organisation,
-                    actor=by,
-                    action=trail.POLICY_RETIRED,
-                    subject=version.content_hash,
-                    reason=note,
-                    trace_id=trace_id,
-                    at=now,
-                )
+                _lifecycle(conn, version, RETIRED, by, note, trace_id, utcnow())
         return self._require(organisation, content_hash)
 
     def _require(self, organisation: str, content_hash: str) -> PolicyVersion:
@@ -294,3 +247,33 @@ class PolicyStore:
         """Changes whenever any version or lifecycle event is added (for cache invalidation)."""
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(policy_event.c.id))).scalar()
+
+
+_ACTIONS = {ACTIVE: trail.POLICY_ACTIVATED, RETIRED: trail.POLICY_RETIRED}
+
+
+def _lifecycle(
+    conn: Connection,
+    version: PolicyVersion,
+    status: str,
+    by: str,
+    note: str | None,
+    trace_id: str | None,
+    at: datetime,
+) -> None:
+    """A lifecycle step of a version and its audit row, in the caller's transaction."""
+    conn.execute(
+        policy_event.insert().values(
+            version_id=version.id, status=status, at=at, by=by.strip(), note=note
+        )
+    )
+    trail.record(
+        conn,
+        organisation_id=version.organisation_id,
+        actor=by,
+        action=_ACTIONS[status],
+        subject=version.content_hash,
+        reason=note,
+        trace_id=trace_id,
+        at=at,
+    )

@@ -158,7 +158,7 @@ def csrf_token(request: Request) -> str:
 
 def with_csrf(request: Request, response: Response, token: str) -> Response:
     if request.cookies.get(CSRF_COOKIE) != token:
-        _set_cookie(request, response, CSRF_COOKIE, token, max_age=None)
+        strict_cookie(request, response, CSRF_COOKIE, token, max_age=None)
     return response
 
 
@@ -188,9 +188,11 @@ def page_with_csrf(
     return with_csrf(request, response, token)
 
 
-def _set_cookie(
+def strict_cookie(
     request: Request, response: Response, name: str, value: str, max_age: int | None
 ) -> None:
+    """A cookie only this site's own pages send back (HttpOnly, SameSite=Strict, Secure over
+    HTTPS): for sessions and form tokens."""
     response.set_cookie(
         name,
         value,
@@ -274,7 +276,7 @@ def login(
     store.end(request.cookies.get(SESSION_COOKIE))  # never continue a session from before
     session_id = store.start(organisatie, number)
     response = RedirectResponse(OVERVIEW_URL, status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, session_id, max_age=SESSION_SECONDS)
+    strict_cookie(request, response, SESSION_COOKIE, session_id, max_age=SESSION_SECONDS)
     return response
 
 

@@ -436,14 +436,12 @@ def staff_callback(
         text=f"Welkom, {user.name}. We sturen u door.",
         link="Verder",
     )
-    response.set_cookie(
+    devlogin.strict_cookie(
+        request,
+        response,
         staff.STAFF_SESSION_COOKIE,
         session_id,
         max_age=int(min(remaining, staff.STAFF_SESSION_SECONDS)),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
     )
     return response
 
@@ -502,14 +500,12 @@ def resident_callback(
         text="U bent ingelogd met DigiD. We sturen u door naar uw verwerkingen.",
         link="Naar mijn verwerkingen",
     )
-    response.set_cookie(
+    devlogin.strict_cookie(
+        request,
+        response,
         devlogin.SESSION_COOKIE,
         session_id,
         max_age=int(min(remaining, store.lifetime)),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
     )
     return response
 

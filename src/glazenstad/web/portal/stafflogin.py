@@ -24,6 +24,7 @@ from glazenstad.web.portal.devlogin import (
     check_csrf,
     csrf_token,
     login_available,
+    strict_cookie,
     with_csrf,
 )
 
@@ -161,14 +162,12 @@ def login(
     sessions = staff.staff_sessions(request)
     sessions.end(request.cookies.get(staff.STAFF_SESSION_COOKIE))  # never continue an old one
     response = RedirectResponse(back, status_code=303)
-    response.set_cookie(
+    strict_cookie(
+        request,
+        response,
         staff.STAFF_SESSION_COOKIE,
         sessions.start(user.id),
         max_age=staff.STAFF_SESSION_SECONDS,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
     )
     return response
 
