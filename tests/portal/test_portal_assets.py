@@ -31,6 +31,26 @@ def test_copies_exactly_the_vendor_files(tmp_path: Path) -> None:
     assert theme == "/* @nl-design-system-unstable/voorbeeld-design-tokens dist/theme.css */"
 
 
+def test_rebuilding_never_exposes_a_half_written_file(tmp_path: Path) -> None:
+    """A portal serving the CSS while it is rebuilt must see the old file or the new, whole."""
+    node_modules = _fake_node_modules(tmp_path / "node_modules")
+    target = tmp_path / "vendor"
+    build_assets(node_modules, target)
+    theme = target / "voorbeeld-theme.css"
+    with theme.open("rb") as reader_of_the_old:
+        unchanged_inode = theme.stat().st_ino
+        build_assets(node_modules, target)
+        assert theme.stat().st_ino == unchanged_inode, "unchanged content is left alone"
+
+        spec = VENDOR_FILES["voorbeeld-theme.css"]
+        (node_modules / spec.package / spec.source).write_text("/* new */", encoding="utf-8")
+        build_assets(node_modules, target)
+        assert theme.stat().st_ino != unchanged_inode, "new content arrives by rename"
+        assert reader_of_the_old.read().startswith(b"/* @nl-design-system-unstable")
+    assert theme.read_text(encoding="utf-8") == "/* new */"
+    assert sorted(p.name for p in target.iterdir()) == sorted(VENDOR_FILES), "no temporary left"
+
+
 def test_missing_package_is_named_with_the_fix(tmp_path: Path) -> None:
     node_modules = _fake_node_modules(
         tmp_path / "node_modules", skip="@utrecht/component-library-css"

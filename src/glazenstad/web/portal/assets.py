@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,9 +94,29 @@ def build_assets(node_modules: Path, target: Path) -> list[Path]:
     written = []
     for name, spec in VENDOR_FILES.items():
         destination = target / name
-        shutil.copyfile(node_modules / spec.package / spec.source, destination)
+        _replace_if_changed(node_modules / spec.package / spec.source, destination)
         written.append(destination)
     return written
+
+
+def _replace_if_changed(source: Path, destination: Path) -> None:
+    """Put `source` at `destination` in one rename, and only when the bytes differ.
+
+    A running portal may be serving the file while the assets are rebuilt: copying over it in
+    place would let a reader see it half written (shorter than the size it announced).
+    """
+    content = source.read_bytes()
+    try:
+        if destination.read_bytes() == content:
+            return
+    except OSError:
+        pass
+    with tempfile.NamedTemporaryFile(
+        dir=destination.parent, prefix=f".{destination.name}.", delete=False
+    ) as handle:
+        handle.write(content)
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, destination)
 
 
 def main(argv: list[str] | None = None) -> int:
