@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description="MQTT broker for scan cars and sensors, e.g. mqtt://127.0.0.1:1883. "
         "Empty means the embedded default: simulators feed the pipelines in process.",
     )
+    rules_refresh_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a serve node asks the database whether the active policies or the "
+        "register changed (a change announced on NATS is applied at once).",
+    )
     # --- NATS JetStream ingest queue (docs/scaling.md); empty keeps the single-process path
     nats_url: str | None = Field(
         default=None,
@@ -121,6 +127,11 @@ class Settings(BaseSettings):
     )
     nats_replicas: int = Field(
         default=1, ge=1, le=5, description="Stream replicas: 3 in a three-node NATS cluster."
+    )
+    nats_events_subject: str = Field(
+        default="glazenstad.events",
+        description="Subject prefix of change announcements: a policy activated or a register "
+        "load approved is announced on <prefix>.rules and every serve node recompiles at once.",
     )
     nats_ack_wait: float = Field(
         default=30.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,6 +30,7 @@ from glazenstad.register.loader import (
     load_register,
     parse_register,
 )
+from glazenstad.rules.announce import POLICY_ACTIVATED, REGISTER_APPROVED
 from glazenstad.rules.loader import PolicyValidationError
 from glazenstad.settings import get_settings
 
@@ -196,6 +197,7 @@ def register_approve(
     except RegisterApprovalError as exc:
         errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    _announce(REGISTER_APPROVED, approved.organisations)
     console.print(
         f"Load {approved.id} ({', '.join(approved.organisations)}) approved by "
         f"{approved.approved_by}; it is the register in force now.",
@@ -667,6 +669,7 @@ def rules_load(
     tree = _policy_tree(directory, _register_snapshot(None))
     store = PolicyStore(engine)
     refused = False
+    activated: list[str] = []
     for loaded in tree.policies:
         version, created = store.save(loaded.policy, by=by, source=loaded.file)
         state = "new draft" if created else f"unchanged ({version.status})"
@@ -685,9 +688,25 @@ def rules_load(
             refused = True
             continue
         store.activate(version.organisation_id, version.content_hash, by=by, note=note)
+        activated.append(version.organisation_id)
         console.print("  activated")
+    if activated:
+        _announce(POLICY_ACTIVATED, activated)
     if refused:
         raise typer.Exit(1)
+
+
+def _announce(change: str, organisations: Iterable[str]) -> None:
+    """Tell running serve nodes (over NATS, when configured) to apply the change now."""
+    from glazenstad.rules.announce import announce
+
+    if get_settings().nats_url and not announce(get_settings(), change, organisations):
+        errors.print(
+            "Could not announce the change on NATS; serve nodes apply it within "
+            f"{get_settings().rules_refresh_seconds:g} s.",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _activate_drafts(directory: Path, *, by: str, note: str) -> None:
@@ -737,6 +756,7 @@ def rules_activate(
     except PolicyLifecycleError as exc:
         errors.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    _announce(POLICY_ACTIVATED, [organisation])
     console.print(f"Active for {organisation}: {activated.content_hash[:12]} ({activated.title})")
 
 

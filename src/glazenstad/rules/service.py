@@ -54,6 +54,11 @@ class RulesService:
                 self._engine, self._drafts, self._state = engine, {}, state
         return self._engine
 
+    def refresh_now(self) -> None:
+        """Check for changes now rather than at the next interval (a change was announced)."""
+        self._checked_at = float("-inf")
+        self.engine()
+
     def _compile(self, version: PolicyVersion) -> CompiledPolicy | None:
         register = self.register.snapshot().organisation(version.organisation_id)
         if register is None:

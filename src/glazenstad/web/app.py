@@ -18,6 +18,7 @@ from glazenstad.logbook.store import LogStore
 from glazenstad.logbook.stream import QueueConfig
 from glazenstad.logbook.stream_publish import StreamPublisher
 from glazenstad.register.store import RegisterStore
+from glazenstad.rules.announce import ChangeListener
 from glazenstad.rules.decisionlog import DecisionLog
 from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
@@ -80,7 +81,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         settings=settings,
         engine=engine,
         register=register,
-        rules=RulesService(register, PolicyStore(engine)),
+        rules=RulesService(
+            register, PolicyStore(engine), refresh_interval=settings.rules_refresh_seconds
+        ),
         decision_log=DecisionLog(engine),
         logbook=LogStore(engine, register, settings.pseudonymizer()),
         reads=ReadRouter(engine, _read_engine(settings)),
@@ -97,7 +100,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
+        listener = ChangeListener(settings, state.rules.refresh_now)
+        await listener.start()
         yield
+        await listener.close()
         if stream is not None:
             await stream.close()
         state.decision_log.close()
