@@ -128,6 +128,19 @@ class Settings(BaseSettings):
     nats_replicas: int = Field(
         default=1, ge=1, le=5, description="Stream replicas: 3 in a three-node NATS cluster."
     )
+    nats_decisions_stream: str | None = Field(
+        default=None,
+        description="JetStream stream for decision-log entries. Set (with nats_url): a decision "
+        "is answered once JetStream stored it and `glazenstad logbook writer` writes it. Empty: "
+        "answered once committed to the decision log in process.",
+    )
+    nats_decisions_subject: str = Field(
+        default="glazenstad.decisions",
+        description="Subject prefix of queued decisions; they go to <prefix>.<organisation>.",
+    )
+    nats_decisions_consumer: str = Field(
+        default="decision-writer", description="Durable pull consumer the decision writers share."
+    )
     nats_events_subject: str = Field(
         default="glazenstad.events",
         description="Subject prefix of change announcements: a policy activated or a register "

@@ -28,36 +28,56 @@ def writer(
         typer.Option(help="Stop when the queue is empty instead of waiting for more."),
     ] = False,
 ) -> None:
-    """Write queued log records to the logbook (needs GLAZENSTAD_NATS_URL)."""
+    """Write queued log records (and queued decisions, if configured) to the database.
+
+    Needs GLAZENSTAD_NATS_URL. With GLAZENSTAD_NATS_DECISIONS_STREAM set it drains that stream
+    into the decision log as well.
+    """
     from glazenstad.logbook.store import LogStore
     from glazenstad.logbook.stream import QueueConfig, StreamUnavailable
-    from glazenstad.logbook.stream_writer import LogWriter
+    from glazenstad.logbook.stream_writer import LogWriter, PullWriter
     from glazenstad.register.store import RegisterStore
+    from glazenstad.rules.decision_queue import DecisionWriter, decision_queue
 
     settings = get_settings()
     queue = QueueConfig.from_settings(settings)
     if queue is None:
         fail("GLAZENSTAD_NATS_URL is not set: without a queue, records are written in process", 2)
+    decisions = decision_queue(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     engine = open_engine()
     logbook = LogStore(engine, RegisterStore(engine), settings.pseudonymizer())
 
     async def main() -> None:
-        worker = LogWriter(queue, logbook, fetch=fetch)
+        log_writer = LogWriter(queue, logbook, fetch=fetch)
+        workers: list[PullWriter] = [log_writer]
+        decision_writer = None
+        if decisions is not None:
+            decision_writer = DecisionWriter(decisions, engine, fetch=fetch)
+            workers.append(decision_writer)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # finish the batch in hand, then stop
             loop.add_signal_handler(sig, stop.set)
-        await worker.start()
-        console.print(f"writing from {queue.stream} as consumer {queue.consumer}")
         try:
-            counts = await worker.run(stop, until_idle=until_idle)
+            for worker in workers:
+                await worker.start()
+                console.print(f"writing from {worker.config.stream} as {worker.config.consumer}")
+            await asyncio.gather(*(w.run(stop, until_idle=until_idle) for w in workers))
         finally:
-            await worker.close()
+            for worker in workers:
+                await worker.close()
+        counts = log_writer.counts
         console.print(
             f"{counts.messages} batches: {counts.accepted} records written, "
             f"{counts.duplicates} already stored, {counts.rejected} refused"
         )
+        if decision_writer is not None:
+            written = decision_writer.counts
+            console.print(
+                f"{written.messages} decision messages: {written.written} decisions written, "
+                f"{written.already_stored} already stored"
+            )
 
     try:
         asyncio.run(main())

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import nats
 from fastapi.concurrency import run_in_threadpool
+from nats.js.errors import NoStreamResponseError
 
 from glazenstad.db.base import utcnow
 from glazenstad.logbook.record import Rejected
@@ -47,16 +48,21 @@ class _Link:
     js: JetStreamContext
 
 
-class StreamPublisher:
-    """Publishes log record batches to JetStream; one per application, shared by requests.
+# While a cluster elects a new stream leader (a node died), JetStream answers "no responders" at
+# once; asking again within the publish timeout turns most of those into a slower success.
+_ELECTION_PAUSE_SECONDS = 0.25
+
+
+class JetStreamPublisher:
+    """Publishes to one stream and waits for its acknowledgement; shared by an app's requests.
 
     The connection belongs to the event loop it was made on (a test client may run several in
     turn), so it is made on first use in each loop, and the stream is created if missing.
+    Anything short of an acknowledgement within `publish_timeout` raises StreamUnavailable.
     """
 
-    def __init__(self, config: QueueConfig, logbook: LogStore) -> None:
+    def __init__(self, config: QueueConfig) -> None:
         self.config = config
-        self.logbook = logbook
         self._link: _Link | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
@@ -82,6 +88,50 @@ class StreamPublisher:
             self._link = _Link(loop, client, js)
             return js
 
+    async def store(self, subject: str, body: bytes, message_id: str, what: str) -> None:
+        """Store `body` under `subject`; returns once JetStream acknowledged it.
+
+        `message_id` is JetStream's Nats-Msg-Id: the same message published again within the
+        duplicate window (a retry) is stored once. `what` names the message in errors.
+        """
+        js = await self._jetstream()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.config.publish_timeout
+        while True:
+            try:
+                await js.publish(
+                    subject,
+                    body,
+                    timeout=max(0.1, give_up - loop.time()),
+                    stream=self.config.stream,
+                    headers={"Nats-Msg-Id": message_id},
+                )
+                return
+            except NoStreamResponseError as exc:
+                if loop.time() + _ELECTION_PAUSE_SECONDS < give_up:
+                    await asyncio.sleep(_ELECTION_PAUSE_SECONDS)
+                    continue
+                failure: Exception = exc
+            except (nats.errors.Error, TimeoutError, OSError) as exc:
+                failure = exc
+            raise StreamUnavailable(
+                f"JetStream did not confirm storing {what} in {self.config.stream}: "
+                f"{type(failure).__name__}"
+            ) from failure
+
+    async def close(self) -> None:
+        link, self._link = self._link, None
+        if link is not None and link.loop is asyncio.get_running_loop():
+            await link.client.close()
+
+
+class StreamPublisher(JetStreamPublisher):
+    """Publishes log record batches to JetStream; one per application, shared by requests."""
+
+    def __init__(self, config: QueueConfig, logbook: LogStore) -> None:
+        super().__init__(config)
+        self.logbook = logbook
+
     def _prepare(self, organisation_id: str, records: Sequence[Any]) -> tuple[QueuedResult, bytes]:
         """Screening and pseudonyms: CPU work, run off the event loop."""
         candidates, screened = screen(records)
@@ -103,23 +153,7 @@ class StreamPublisher:
         result, body = await run_in_threadpool(self._prepare, organisation_id, records)
         if not body:
             return result
-        js = await self._jetstream()
-        try:
-            await js.publish(
-                self.config.subject_for(organisation_id),
-                body,
-                timeout=self.config.publish_timeout,
-                stream=self.config.stream,
-                headers={"Nats-Msg-Id": result.batch_id or ""},
-            )
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
-            raise StreamUnavailable(
-                f"JetStream did not confirm storing the batch in {self.config.stream}: "
-                f"{type(exc).__name__}"
-            ) from exc
+        await self.store(
+            self.config.subject_for(organisation_id), body, result.batch_id or "", "the batch"
+        )
         return result
-
-    async def close(self) -> None:
-        link, self._link = self._link, None
-        if link is not None and link.loop is asyncio.get_running_loop():
-            await link.client.close()

@@ -40,10 +40,14 @@ RETRY_DELAY_SECONDS = 2.0
 
 
 @dataclass
-class WriteCounts:
+class QueueCounts:
     """What a writer did so far (for its log line and for tests)."""
 
-    messages: int = 0
+    messages: int = 0  # acknowledged
+
+
+@dataclass
+class WriteCounts(QueueCounts):
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -60,18 +64,25 @@ class Settlement:
     terminate: list[Msg] = field(default_factory=list)  # not a batch: never deliver again
 
 
-class LogWriter:
-    def __init__(self, config: QueueConfig, logbook: LogStore, *, fetch: int = 64) -> None:
+class PullWriter:
+    """Pulls messages of one stream from a durable consumer shared with other writers, has
+    `write` store them (in a thread), then settles each: ack, nak with a delay, or terminate.
+
+    Subclasses say how a fetched list is written; everything about the queue is here.
+    """
+
+    name = "writer"
+
+    def __init__(self, config: QueueConfig, *, fetch: int = 64) -> None:
         self.config = config
-        self.logbook = logbook
         self.fetch = fetch
-        self.counts = WriteCounts()
+        self.counts = QueueCounts()
         self._client: Client | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
         """Connect, and create the stream and the shared consumer when missing."""
-        self._client = await connect(self.config, name="glazenstad-logbook-writer")
+        self._client = await connect(self.config, name=f"glazenstad-{self.name}")
         js = self._client.jetstream()
         await ensure_stream(js, self.config)
         wanted = consumer_config(self.config, max_ack_pending=max(1000, self.fetch * 16))
@@ -92,6 +103,56 @@ class LogWriter:
             return await self._subscription.fetch(self.fetch, timeout=wait)
         except TimeoutError:
             return []
+
+    def write(self, messages: list[Msg]) -> Settlement:
+        """Store what the messages hold; runs in a worker thread."""
+        raise NotImplementedError
+
+    async def settle(self, settlement: Settlement) -> None:
+        """Acknowledge what is committed, ask again later for what failed, drop the unreadable."""
+        for message in settlement.ack:
+            await message.ack()
+        for message in settlement.retry:
+            await message.nak(delay=RETRY_DELAY_SECONDS)
+        for message in settlement.terminate:
+            await message.term()
+        self.counts.messages += len(settlement.ack)
+
+    async def run_once(self, wait: float = 1.0) -> int:
+        """One fetch, written and settled; the number of messages fetched."""
+        messages = await self.pull(wait)
+        if messages:
+            await self.settle(await asyncio.to_thread(self.write, messages))
+        return len(messages)
+
+    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> QueueCounts:
+        """Write until `stop` is set (or, with `until_idle`, until a fetch finds nothing)."""
+        while not stop.is_set():
+            try:
+                fetched = await self.run_once()
+            except (nats.errors.Error, OSError) as exc:  # NATS away: the client reconnects
+                _log.warning("fetching from %s failed: %s", self.config.stream, exc)
+                await asyncio.sleep(RETRY_DELAY_SECONDS)
+                continue
+            if not fetched and until_idle:
+                break
+        return self.counts
+
+    async def close(self) -> None:
+        """Close the connection; unacknowledged messages go to other writers after ack_wait."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+class LogWriter(PullWriter):
+    name = "logbook-writer"
+    counts: WriteCounts
+
+    def __init__(self, config: QueueConfig, logbook: LogStore, *, fetch: int = 64) -> None:
+        super().__init__(config, fetch=fetch)
+        self.logbook = logbook
+        self.counts = WriteCounts()
 
     def write(self, messages: list[Msg]) -> Settlement:
         """Store the messages' records, one transaction per organisation. Runs in a thread."""
@@ -133,42 +194,6 @@ class LogWriter:
             self.counts.unknown_activity += result.unknown_activity
             settlement.ack.extend(message for message, _ in items)
         return settlement
-
-    async def settle(self, settlement: Settlement) -> None:
-        """Acknowledge what is committed, ask again later for what failed, drop the unreadable."""
-        for message in settlement.ack:
-            await message.ack()
-        for message in settlement.retry:
-            await message.nak(delay=RETRY_DELAY_SECONDS)
-        for message in settlement.terminate:
-            await message.term()
-        self.counts.messages += len(settlement.ack)
-
-    async def run_once(self, wait: float = 1.0) -> int:
-        """One fetch, written and settled; the number of messages fetched."""
-        messages = await self.pull(wait)
-        if messages:
-            await self.settle(await asyncio.to_thread(self.write, messages))
-        return len(messages)
-
-    async def run(self, stop: asyncio.Event, *, until_idle: bool = False) -> WriteCounts:
-        """Write until `stop` is set (or, with `until_idle`, until a fetch finds nothing)."""
-        while not stop.is_set():
-            try:
-                fetched = await self.run_once()
-            except (nats.errors.Error, OSError) as exc:  # NATS away: the client reconnects
-                _log.warning("fetching from %s failed: %s", self.config.stream, exc)
-                await asyncio.sleep(RETRY_DELAY_SECONDS)
-                continue
-            if not fetched and until_idle:
-                break
-        return self.counts
-
-    async def close(self) -> None:
-        """Close the connection; unacknowledged messages go to other writers after ack_wait."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
 
 
 def _sequence(message: Msg) -> str:

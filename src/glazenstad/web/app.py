@@ -19,6 +19,7 @@ from glazenstad.logbook.stream import QueueConfig
 from glazenstad.logbook.stream_publish import StreamPublisher
 from glazenstad.register.store import RegisterStore
 from glazenstad.rules.announce import ChangeListener
+from glazenstad.rules.decision_queue import DecisionPublisher, decision_queue
 from glazenstad.rules.decisionlog import DecisionLog
 from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     queue = QueueConfig.from_settings(settings)  # set: log records go through JetStream
     stream = StreamPublisher(queue, state.logbook) if queue is not None else None
+    decisions = decision_queue(settings)  # set: decisions are answered once JetStream stored them
+    decision_stream = DecisionPublisher(decisions) if decisions is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,8 +107,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         await listener.start()
         yield
         await listener.close()
-        if stream is not None:
-            await stream.close()
+        for publisher in (stream, decision_stream):
+            if publisher is not None:
+                await publisher.close()
         state.decision_log.close()
         state.reads.dispose()
         engine.dispose()
@@ -121,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.glazenstad = state
     app.state.logbook_stream = stream
+    app.state.decision_stream = decision_stream
     app.state.staff_directory = directory_for(settings.mode, settings.staff_directory)
     app.state.staff_sessions = StaffSessions()
     app.state.system_clients = clients_for(settings.mode, settings.system_clients)

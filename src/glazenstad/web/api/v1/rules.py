@@ -4,16 +4,19 @@ An unknown purpose, data category or organisation is a *deny with that reason*, 
 the caller asked "may I?" and the answer is no. Only malformed requests get 400.
 """
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
+from glazenstad.logbook.stream import StreamUnavailable
 from glazenstad.register.model import LawReference
+from glazenstad.rules.decision_queue import DecisionPublisher
 from glazenstad.rules.decisionlog import stored_decision
 from glazenstad.rules.describe import RuleText, rule_text, rules_for_activity
 from glazenstad.rules.engine import Decision
@@ -36,6 +39,7 @@ from glazenstad.web.systems import (
     require_organisation,
 )
 
+_log = logging.getLogger("glazenstad.web.decisions")
 router = APIRouter(tags=["Decisions"])
 
 MAX_BATCH = 1000
@@ -248,6 +252,29 @@ def _decide(state: AppState, body: DecisionRequestBody) -> Decision:
         ) from exc
 
 
+DECISION_QUEUE_UNAVAILABLE = (
+    "De beslissing kon nu niet worden vastgelegd. Stel de vraag opnieuw na het aantal seconden "
+    "in Retry-After. (The decision log queue did not confirm storing the decision.)"
+)
+RETRY_AFTER_QUEUE = 2
+
+
+async def _logged(request: Request, state: AppState, decisions: list[Decision]) -> None:
+    """Return only once the decisions are durable: committed to the decision log (group
+    commit) or, with a decision stream configured, stored by JetStream (docs/scaling.md)."""
+    stream: DecisionPublisher | None = getattr(request.app.state, "decision_stream", None)
+    if stream is None:
+        await run_in_threadpool(state.decision_log.record_many, decisions, wait=True)
+        return
+    try:
+        await stream.record(decisions)
+    except StreamUnavailable as exc:
+        _log.warning("decisions not queued: %s", exc)
+        raise ProblemError(
+            503, DECISION_QUEUE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_QUEUE)}
+        ) from exc
+
+
 ERRORS = problem_responses(400, 404, 500)
 DECISION_ERRORS = {**SYSTEM_ERRORS, **problem_responses(404)}
 ASKS_DECISIONS = api_system(DECISIONS_REQUEST)
@@ -261,14 +288,14 @@ ASKS_DECISIONS = api_system(DECISIONS_REQUEST)
     responses=DECISION_ERRORS,
 )
 async def decide(
+    request: Request,
     body: DecisionRequestBody,
     state: AppState = Depends(get_state),
     client: SystemClient = Depends(ASKS_DECISIONS),
 ) -> Any:
     require_organisation(client, body.actor.organisation)
     decision = _decide(state, body)
-    # Answer only once the decision is in the decision log (group commit).
-    await run_in_threadpool(state.decision_log.record, decision, wait=True)
+    await _logged(request, state, [decision])
     return JSONResponse(decision_json(decision))
 
 
@@ -280,6 +307,7 @@ async def decide(
     responses=DECISION_ERRORS,
 )
 async def decide_batch(
+    request: Request,
     body: BatchBody,
     state: AppState = Depends(get_state),
     client: SystemClient = Depends(ASKS_DECISIONS),
@@ -287,7 +315,7 @@ async def decide_batch(
     for item in body.requests:
         require_organisation(client, item.actor.organisation)
     decisions = [_decide(state, item) for item in body.requests]
-    await run_in_threadpool(state.decision_log.record_many, decisions, wait=True)
+    await _logged(request, state, decisions)
     return JSONResponse(
         {"results": [decision_json(d, body.include_explanation) for d in decisions]}
     )
