@@ -34,6 +34,18 @@ chain are numbered and chained, so batches of one chain are serialised: `BEGIN I
 SQLite (one writer anyway), a transaction-scoped advisory lock per chain on PostgreSQL (which
 does not block ingest into the chain, unlike locking its head row would).
 
+Dropping partitions (PostgreSQL, where log_record is partitioned by month of start time; see
+`glazenstad.logbook.partitions` and ADR 14): before the chains are walked, every monthly
+partition whose month has passed is read, and when every record in it is due under the rules
+above (and, in a run for one organisation, belongs to that organisation), its receipts are
+written exactly as the batch path would write them (per chain, in sequence order, `batch_size`
+records a receipt, the same ranges and anchors) and the partition is detached and dropped in the
+same transaction. Dropping leaves no dead rows and no index entries to clean up, where deleting
+a month row by row leaves millions. A partition with any record not due (kept, waiting for a
+trigger, not yet expired) is left alone and its expired records go the batch way. The run's
+`dropped` says how many of its deleted records went with dropped partitions. Dry runs never
+drop: they report the same records as due. The DEFAULT partition is never dropped.
+
 Lateness: retention is due at a record's expiry; the job deletes it later, when it runs. For every
 deleted record the lateness is the deletion time ("now" of the run) minus its expiry. Each receipt
 stores the maximum, median and 95th percentile (nearest rank) of its batch, and each run stores
@@ -44,6 +56,7 @@ oldest of them has been overdue, and the last run.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from array import array
@@ -55,9 +68,12 @@ from functools import lru_cache
 from typing import Any, Final
 
 import isodate
+import psycopg
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, text
+from sqlalchemy.exc import OperationalError
 
 from glazenstad.db.base import utcnow
+from glazenstad.logbook import partitions
 from glazenstad.logbook.receipts import receipt_hash
 from glazenstad.logbook.record import ms_to_datetime
 from glazenstad.logbook.tables import (
@@ -70,6 +86,8 @@ from glazenstad.logbook.tables import (
 )
 from glazenstad.register.model import KIND_ACTIVITY, ProcessingActivity, RetentionRule, parse_entry
 from glazenstad.register.tables import register_entry_version
+
+_log = logging.getLogger(__name__)
 
 OUTCOME_ATTRIBUTE: Final = "glazenstad.retention_outcome"
 DEFAULT_BATCH_SIZE: Final = 10_000
@@ -234,6 +252,9 @@ class RetentionReport:
     organisation_id: str | None
     examined: int = 0
     deleted: int = 0
+    # Of `deleted`, the records removed by dropping whole partitions, and those partitions.
+    dropped: int = 0
+    dropped_partitions: list[str] = field(default_factory=list)
     receipts: list[Receipt] = field(default_factory=list)
     # Per processing activity URI: records per outcome (DELETED or DUE, or a kept reason).
     per_activity: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
@@ -309,6 +330,71 @@ def _begin_delete(conn: Connection, organisation_id: str, partition: str) -> Non
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return
     conn.execute(text("SET LOCAL glazenstad.retention = 'on'"))
+    _lock_chain(conn, organisation_id, partition)
+
+
+def _insert_receipt(
+    conn: Connection,
+    organisation_id: str,
+    partition: str,
+    pending: _Pending,
+    run_id: str,
+    now: datetime,
+) -> Receipt:
+    """Insert a batch's receipt and its ranges in the caller's deleting transaction."""
+    ranges = pending.ranges()
+    lateness = Lateness.of(pending.lateness)
+    assert lateness is not None
+    r = log_deletion_receipt
+    last = conn.execute(
+        select(r.c.receipt_number, r.c.receipt_hash)
+        .where(r.c.organisation_id == organisation_id, r.c.chain_partition == partition)
+        .order_by(r.c.receipt_number.desc())
+        .limit(1)
+    ).first()
+    receipt: dict[str, Any] = {
+        "organisation_id": organisation_id,
+        "chain_partition": partition,
+        "receipt_number": 1 if last is None else int(last.receipt_number) + 1,
+        "run_id": run_id,
+        "ran_at": now,
+        "deleted": len(pending),
+        "first_sequence": pending.sequences[0],
+        "last_sequence": pending.sequences[-1],
+        "by_activity": dict(sorted(Counter(pending.activities).items())),
+        "lateness_max_ms": lateness.max_ms,
+        "lateness_median_ms": lateness.median_ms,
+        "lateness_p95_ms": lateness.p95_ms,
+        "prev_receipt_hash": GENESIS_HASH if last is None else str(last.receipt_hash),
+    }
+    receipt["receipt_hash"] = receipt_hash(receipt, ranges)
+    inserted = conn.execute(insert(r).values(**receipt)).inserted_primary_key
+    assert inserted is not None
+    receipt_id = inserted[0]
+    conn.execute(
+        insert(log_deletion_range),
+        [
+            {
+                **span,
+                "receipt_id": receipt_id,
+                "organisation_id": organisation_id,
+                "chain_partition": partition,
+            }
+            for span in ranges
+        ],
+    )
+    return Receipt(
+        organisation_id,
+        partition,
+        int(receipt["receipt_number"]),
+        len(pending),
+        [(s["first_sequence"], s["last_sequence"]) for s in ranges],
+        lateness,
+    )
+
+
+def _lock_chain(conn: Connection, organisation_id: str, partition: str) -> None:
+    """Serialise the receipts of one chain (PostgreSQL; see the module docstring)."""
     conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
         {"key": f"glazenstad-retention:{organisation_id}/{partition}"},
@@ -324,49 +410,9 @@ def _write_batch(
     now: datetime,
 ) -> Receipt:
     """Insert the receipt and its ranges, then delete the records, in one transaction."""
-    ranges = pending.ranges()
-    lateness = Lateness.of(pending.lateness)
-    assert lateness is not None
-    r = log_deletion_receipt
     with engine.connect() as conn:
         _begin_delete(conn, organisation_id, partition)
-        last = conn.execute(
-            select(r.c.receipt_number, r.c.receipt_hash)
-            .where(r.c.organisation_id == organisation_id, r.c.chain_partition == partition)
-            .order_by(r.c.receipt_number.desc())
-            .limit(1)
-        ).first()
-        receipt: dict[str, Any] = {
-            "organisation_id": organisation_id,
-            "chain_partition": partition,
-            "receipt_number": 1 if last is None else int(last.receipt_number) + 1,
-            "run_id": run_id,
-            "ran_at": now,
-            "deleted": len(pending),
-            "first_sequence": pending.sequences[0],
-            "last_sequence": pending.sequences[-1],
-            "by_activity": dict(sorted(Counter(pending.activities).items())),
-            "lateness_max_ms": lateness.max_ms,
-            "lateness_median_ms": lateness.median_ms,
-            "lateness_p95_ms": lateness.p95_ms,
-            "prev_receipt_hash": GENESIS_HASH if last is None else str(last.receipt_hash),
-        }
-        receipt["receipt_hash"] = receipt_hash(receipt, ranges)
-        inserted = conn.execute(insert(r).values(**receipt)).inserted_primary_key
-        assert inserted is not None
-        receipt_id = inserted[0]
-        conn.execute(
-            insert(log_deletion_range),
-            [
-                {
-                    **span,
-                    "receipt_id": receipt_id,
-                    "organisation_id": organisation_id,
-                    "chain_partition": partition,
-                }
-                for span in ranges
-            ],
-        )
+        receipt = _insert_receipt(conn, organisation_id, partition, pending, run_id, now)
         # By sequence numbers in chunks, not one statement per range: records of activities
         # with different retention interleave, so a batch can have nearly as many ranges as
         # records.
@@ -387,14 +433,207 @@ def _write_batch(
                 f"{deleted} matched (another retention run?); nothing of this batch was deleted"
             )
         conn.commit()
-    return Receipt(
-        organisation_id,
-        partition,
-        int(receipt["receipt_number"]),
-        len(pending),
-        [(s["first_sequence"], s["last_sequence"]) for s in ranges],
-        lateness,
+    return receipt
+
+
+_DECISION_COLUMNS: Final = (
+    "id",
+    "organisation_id",
+    "chain_partition",
+    "sequence",
+    "end_time_ms",
+    "processing_activity_id",
+    "activity_known",
+    "activity_version",
+    "attributes",
+    "prev_hash",
+    "record_hash",
+)
+
+
+@dataclass
+class _PartitionDrop:
+    """What dropping one partition did; merged into the run's report only once committed."""
+
+    examined: int = 0
+    unknown_outcome: int = 0
+    receipts: list[Receipt] = field(default_factory=list)
+    per_activity: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    lateness: list[int] = field(default_factory=list)
+    id_sum: int = 0
+
+
+def _page(conn: Connection, name: str, order: str, after: tuple[Any, ...] | None) -> list[Any]:
+    """One page of a partition's rows, by keyset on `order` (a column list)."""
+    where = (
+        f" WHERE ({order}) > ({', '.join(f':k{i}' for i in range(len(after)))})" if after else ""
     )
+    sql = (
+        f'SELECT {", ".join(_DECISION_COLUMNS)} FROM "{name}"{where} ORDER BY {order} LIMIT {_PAGE}'
+    )
+    params = {f"k{i}": value for i, value in enumerate(after or ())}
+    return list(conn.execute(text(sql), params).all())
+
+
+def _decision(rules: RetentionRules, row: Any, now: datetime) -> Decision:
+    return decide(
+        rules.rules(
+            str(row.organisation_id),
+            str(row.processing_activity_id),
+            bool(row.activity_known),
+            row.activity_version,
+        ),
+        row.attributes,
+        ms_to_datetime(int(row.end_time_ms)),
+        now,
+    )
+
+
+def _all_due(
+    engine: Engine,
+    name: str,
+    rules: RetentionRules,
+    now: datetime,
+    organisation_id: str | None,
+) -> bool:
+    """Has every record of the partition expired (and, for a run of one organisation, is every
+    record that organisation's)? Reads only; stops at the first record that has not."""
+    after: tuple[Any, ...] | None = None
+    while True:
+        with engine.connect() as conn:
+            page = _page(conn, name, "id", after)
+        if not page:
+            return True
+        for row in page:
+            if organisation_id is not None and row.organisation_id != organisation_id:
+                return False
+            if _decision(rules, row, now).reason != DUE:
+                return False
+        after = (page[-1].id,)
+
+
+def _drop_partition(
+    engine: Engine,
+    name: str,
+    rules: RetentionRules,
+    now: datetime,
+    run_id: str,
+    batch_size: int,
+) -> _PartitionDrop | None:
+    """Write the receipts of every record of an expired partition, then detach and drop it.
+
+    One transaction: the receipts (per chain, in sequence order and `batch_size` records each,
+    exactly as the batch path writes them) commit with the drop or not at all. The partition is
+    read again inside it, and just before the drop, with log_record locked, its row count and
+    id sum must still be what was read: a record that arrived late in between (or a concurrent
+    run's deletion) leaves the partition for the batch path. None: not dropped.
+    """
+    done = _PartitionDrop()
+    with engine.connect() as conn:
+        conn.execute(text("SET LOCAL glazenstad.retention = 'on'"))
+        conn.execute(text(f"SET LOCAL lock_timeout = '{partitions.LOCK_TIMEOUT}'"))
+        chain: tuple[str, str] | None = None
+        pending = _Pending()
+
+        def flush() -> None:
+            nonlocal pending
+            if pending and chain is not None:
+                done.receipts.append(
+                    _insert_receipt(conn, chain[0], chain[1], pending, run_id, now)
+                )
+            pending = _Pending()
+
+        after: tuple[Any, ...] | None = None
+        order = "organisation_id, chain_partition, sequence"
+        while True:
+            page = _page(conn, name, order, after)
+            if not page:
+                break
+            after = (page[-1].organisation_id, page[-1].chain_partition, page[-1].sequence)
+            for row in page:
+                key = (str(row.organisation_id), str(row.chain_partition))
+                if key != chain:
+                    flush()
+                    chain = key
+                    _lock_chain(conn, *key)
+                decision = _decision(rules, row, now)
+                if decision.reason != DUE:
+                    conn.rollback()
+                    return None
+                assert decision.expiry is not None
+                lateness_ms = _ms(now - decision.expiry)
+                done.examined += 1
+                done.unknown_outcome += decision.unknown_outcome
+                done.per_activity[str(row.processing_activity_id)][DELETED] += 1
+                done.lateness.append(lateness_ms)
+                done.id_sum += int(row.id)
+                pending.add(row, lateness_ms)
+                if len(pending) >= batch_size:
+                    flush()
+        flush()
+        # The keys go before log_record is locked: the lock is held until commit.
+        conn.execute(
+            text(
+                f'DELETE FROM log_record_key k USING "{name}" r '
+                "WHERE k.organisation_id = r.organisation_id AND k.trace_id = r.trace_id "
+                "AND k.span_id = r.span_id"
+            )
+        )
+        conn.execute(text(f"LOCK TABLE {partitions.PARENT} IN ACCESS EXCLUSIVE MODE"))
+        count, id_sum = conn.execute(
+            text(f'SELECT count(*), coalesce(sum(id), 0) FROM "{name}"')
+        ).one()
+        if int(count) != done.examined or int(id_sum) != done.id_sum:
+            conn.rollback()
+            return None
+        conn.execute(text(f'ALTER TABLE {partitions.PARENT} DETACH PARTITION "{name}"'))
+        conn.execute(text(f'DROP TABLE "{name}"'))
+        conn.commit()
+    return done
+
+
+def _drop_expired_partitions(
+    engine: Engine,
+    report: RetentionReport,
+    rules: RetentionRules,
+    batch_size: int,
+    all_lateness: array[int],
+) -> None:
+    """Drop every monthly partition all of whose records have expired (PostgreSQL)."""
+    now_ms = _ms(report.now - ms_to_datetime(0))
+    with engine.connect() as conn:
+        candidates = [
+            p
+            for p in partitions.partitions(conn)
+            if p.upper_ms is not None and p.upper_ms <= now_ms
+        ]
+    for candidate in candidates:
+        if not _all_due(engine, candidate.name, rules, report.now, report.organisation_id):
+            continue
+        try:
+            done = _drop_partition(
+                engine, candidate.name, rules, report.now, report.run_id, batch_size
+            )
+        except OperationalError as exc:
+            # lock_timeout (ingest or reads held log_record), or a deadlock with a writer
+            # storing a late record in this partition: the records wait for the batch path.
+            if not isinstance(
+                exc.orig, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected
+            ):
+                raise
+            _log.warning("retention: partition %s not dropped now (%s)", candidate.name, exc.orig)
+            continue
+        if done is None:
+            continue
+        report.dropped_partitions.append(candidate.name)
+        report.examined += done.examined
+        report.deleted += done.examined
+        report.dropped += done.examined
+        report.unknown_outcome += done.unknown_outcome
+        report.receipts.extend(done.receipts)
+        for uri, counts in done.per_activity.items():
+            report.per_activity[uri].update(counts)
+        all_lateness.extend(done.lateness)
 
 
 def apply_retention(
@@ -426,6 +665,9 @@ def apply_retention(
         t.c.prev_hash,
         t.c.record_hash,
     )
+    if not dry_run and engine.dialect.name == "postgresql":
+        partitions.ensure_partitions(engine)  # the months ahead, on every run
+        _drop_expired_partitions(engine, report, rules, batch_size, all_lateness)
     for org, partition in _chains(engine, organisation_id):
         pending = _Pending()
 
@@ -500,6 +742,7 @@ def _record_run(engine: Engine, report: RetentionReport) -> None:
                 finished_at=utcnow(),
                 examined=report.examined,
                 deleted=report.deleted,
+                dropped=report.dropped,
                 receipts=len(report.receipts),
                 lateness_max_ms=lateness.max_ms if lateness else None,
                 lateness_median_ms=lateness.median_ms if lateness else None,
@@ -522,6 +765,8 @@ class RetentionRun:
     receipts: int
     lateness: Lateness | None
     kept: dict[str, int]
+    # Of `deleted`, removed by dropping whole partitions.
+    dropped: int = 0
 
 
 @dataclass(frozen=True)
@@ -566,6 +811,7 @@ def last_run(engine: Engine, organisation_id: str | None = None) -> RetentionRun
         int(row.receipts),
         lateness,
         dict(row.kept),
+        int(row.dropped),
     )
 
 

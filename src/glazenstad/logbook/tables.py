@@ -70,6 +70,9 @@ log_record = Table(
     Column("record_hash", String(64), nullable=False),
     # The idempotency key, which also serves reads by trace (migration 0006; SQLite keeps the
     # older pair uq_log_record_span (organisation_id, span_id, trace_id) + ix_log_record_trace).
+    # On PostgreSQL log_record is partitioned by month of start_time_ms (migration 0014, ADR 14):
+    # both unique keys live in the unpartitioned table log_record_key, filled by a trigger, and
+    # log_record has plain indexes on the same columns (see glazenstad.logbook.partitions).
     UniqueConstraint("organisation_id", "trace_id", "span_id", name="uq_log_record_trace"),
     UniqueConstraint("organisation_id", "chain_partition", "sequence", name="uq_log_record_chain"),
     Index("ix_log_record_subject", "data_subject_pseudonym", "start_time_ms"),
@@ -146,6 +149,8 @@ log_retention_run = Table(
     Column("examined", BigInteger, nullable=False),
     Column("deleted", BigInteger, nullable=False),
     Column("receipts", Integer, nullable=False),
+    # Of `deleted`, the records removed by dropping whole monthly partitions (PostgreSQL).
+    Column("dropped", BigInteger, nullable=False, server_default="0"),
     Column("lateness_max_ms", BigInteger, nullable=True),
     Column("lateness_median_ms", BigInteger, nullable=True),
     Column("lateness_p95_ms", BigInteger, nullable=True),

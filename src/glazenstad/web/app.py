@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.db.replica import ReadRouter, make_read_engine
+from glazenstad.logbook.partitions import ensure_partitions
 from glazenstad.logbook.store import LogStore
 from glazenstad.logbook.stream import QueueConfig
 from glazenstad.logbook.stream_publish import StreamPublisher
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     engine = make_engine(settings.effective_database_url)
     if run_migrations:
         migrate(engine)
+        ensure_partitions(engine)  # the logbook's months ahead (PostgreSQL; ADR 14)
     register = RegisterStore(engine)
     state = AppState(
         settings=settings,
