@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -108,20 +109,19 @@ def error_message(error: Any, model: type[BaseModel]) -> str:
 
 
 def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], list[Problem]]:
-    """The YAML documents of a file with their first lines, or the problem that stops reading."""
-    yaml = YAML(typ="rt")
+    """The YAML documents of a file with their first lines, or the problem that stops reading.
+
+    The documents are shared with later reads of the same text (see `_parse`): read them, never
+    change them.
+    """
     try:
         text = path.read_text(encoding="utf-8")
         if _flow_depth(text) > MAX_DEPTH:  # the YAML scanner slows down quadratically first
             return [], [Problem(relative, None, None, f"nested more than {MAX_DEPTH} levels deep")]
-        documents = []
-        for document in yaml.load_all(text):
-            line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
-            too_big = _size_problem(document)
-            if too_big:
-                return [], [Problem(relative, line, None, too_big)]
-            documents.append((document, line))
-        return documents, []
+        parsed = _parse(text)
+        if isinstance(parsed, _TooBig):
+            return [], [Problem(relative, parsed.line, None, parsed.message)]
+        return list(parsed), []
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -136,6 +136,31 @@ def read_documents(path: Path, relative: str) -> tuple[list[tuple[Any, int]], li
         return [], [Problem(relative, None, None, f"not valid YAML: a key must be text ({exc})")]
     except RecursionError:
         return [], [Problem(relative, None, None, f"nested more than {MAX_DEPTH} levels deep")]
+
+
+class _TooBig(NamedTuple):
+    line: int
+    message: str
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str) -> tuple[tuple[Any, int], ...] | _TooBig:
+    """The documents of a YAML text with their first lines, or why one of them is too big.
+
+    Parsing is by far the slowest step of loading a register or a set of policies (ruamel's
+    round-trip parser, which keeps the line numbers every error message needs), and the same
+    unchanged files are read again and again in one process: checked, then loaded; the demo
+    and every test that starts from it. So a text parsed once is not parsed again. Errors are
+    not cached (they raise), and neither is anything else about the file.
+    """
+    documents = []
+    for document in YAML(typ="rt").load_all(text):
+        line = document.lc.line + 1 if isinstance(document, CommentedMap | CommentedSeq) else 1
+        too_big = _size_problem(document)
+        if too_big:
+            return _TooBig(line, too_big)
+        documents.append((document, line))
+    return tuple(documents)
 
 
 def _flow_depth(text: str) -> int:
