@@ -69,14 +69,42 @@ def require_postgres() -> None:
         missing_tool(_PG_REASON)
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped after the test."""
-    require_postgres()
-    name = f"gs_test_{uuid.uuid4().hex[:12]}"
+@pytest.fixture(scope="session")
+def _migrated_postgres_template() -> Iterator[str]:
+    """A migrated database of this test process's own, to copy: copying it takes about half
+    the time of migrating an empty database, which most PostgreSQL tests would do first."""
+    name = f"gs_template_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    template = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        migrate(template)
+    finally:
+        template.dispose()  # a template must have no connections when it is copied
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped after the test.
+
+    For a test that also asks for `engine` (which migrates it), the database is instead a copy
+    of a migrated one: the same result, sooner.
+    """
+    require_postgres()
+    name = f"gs_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    template = ""
+    if "engine" in request.fixturenames:
+        template = f' TEMPLATE "{request.getfixturevalue("_migrated_postgres_template")}"'
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"{template}'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield url
@@ -211,3 +239,10 @@ def login_staff(client: Any, user_id: str) -> None:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy modules first (their order otherwise kept): with each file on one worker
+    (`--dist loadfile`), a heavy file collected last would leave one worker running it alone
+    at the end while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import PG_ADMIN_URL, ROOT, missing_tool, require_postgres
 
+pytestmark = pytest.mark.heavy
+
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

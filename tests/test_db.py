@@ -11,7 +11,10 @@ from glazenstad.db.engine import make_engine, migrate
 from glazenstad.register.tables import register_load
 
 
-def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
+def test_migrations_create_every_table_and_are_idempotent(database_url: str) -> None:
+    engine = make_engine(database_url)  # empty: not the `engine` fixture (a migrated copy)
+    assert inspect(engine).get_table_names() == []
+    migrate(engine)
     tables = set(inspect(engine).get_table_names())
     assert {
         "register_load",
@@ -28,6 +31,7 @@ def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> Non
     } <= tables
     migrate(engine)  # a second run changes nothing and does not fail
     assert set(inspect(engine).get_table_names()) == tables
+    engine.dispose()
 
 
 def test_timestamps_come_back_in_utc(engine: Engine) -> None:

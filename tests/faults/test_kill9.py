@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import Engine, func, select
 
@@ -55,6 +56,8 @@ from tests.faults.support import (
     last_paid_hour,
     verify_logbook,
 )
+
+pytestmark = pytest.mark.heavy
 
 CAR = "scanauto-9"
 ZONE = "VBS-BINNENSTAD"

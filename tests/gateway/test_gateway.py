@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine, select, text
 
 from glazenstad.logbook.tables import log_record
 from glazenstad.rules.decisionlog import stored_decision
 from tests.gateway.conftest import BSN_A, BSN_B, ORG, TOKENS, Setup
+
+pytestmark = pytest.mark.heavy
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"

@@ -32,6 +32,8 @@ from tests.conftest import login_staff, staff_token
 from tests.gateway.conftest import load_demo
 from tests.insight.test_compliance_support import ingest, record
 
+pytestmark = pytest.mark.heavy
+
 ORG = "voorbeeldstad"
 UNKNOWN = "https://voorbeeldstad.example/register/processing-activities/geheim-project"
 API = "/api/v1/organisations"

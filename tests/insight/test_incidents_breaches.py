@@ -12,6 +12,8 @@ from glazenstad.insight.incidents.tables import data_breach_event
 from glazenstad.register.store import RegisterStore
 from tests.insight.test_incidents_support import ORG, OTHER_ORG, load_demo
 
+pytestmark = pytest.mark.heavy
+
 FG = b.Who("fg", "F. de Graaf")
 IM = b.Who("informatiemanager", "I. Jansen")
 # Saturday 24 October 2026, 10:00 Dutch summer time: the clock goes back the next night.

@@ -35,7 +35,7 @@ from tests.insight.test_incidents_support import (
     record_decisions,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.heavy, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,8 @@ from tests.insight.test_incidents_support import (
     record_decisions,
 )
 
+pytestmark = pytest.mark.heavy
+
 TEAMLEIDER = r.Reviewer(
     "teamleider-sociaal-domein", "T. Smit", ORG, ("teamleider",), "Sociaal Domein"
 )

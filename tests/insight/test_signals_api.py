@@ -18,6 +18,8 @@ from glazenstad.settings import Settings
 from glazenstad.web.app import create_app
 from tests.insight.test_signals_setup import FG, SD, Decisions, demo_decisions
 
+pytestmark = pytest.mark.heavy
+
 BASE = "/api/v1/organisations/voorbeeldstad/signals"
 FIGURES = "/api/v1/organisations/voorbeeldstad/signal-figures"
 REASON = "Ik vervang een zieke collega en kan het dossier van haar cliënt niet openen."

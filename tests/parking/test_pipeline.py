@@ -32,6 +32,8 @@ from glazenstad.logbook.tables import log_record
 from glazenstad.rules.tables import decision_log
 from tests.parking.conftest import CAR, ORG, ZONE, Setup, next_weekday_ten
 
+pytestmark = pytest.mark.heavy
+
 NOW = next_weekday_ten()
 GOOD = {
     "scanId": "s-1",

@@ -40,7 +40,7 @@ from tests.browser import (
 from tests.conftest import DEMO_REGISTER, TEST_REGISTER, free_port, serving
 from tests.portal.conftest import activate_policies, demo_policies
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.heavy, pytest.mark.browser]
 
 
 def _register_tree() -> Path:

@@ -46,7 +46,7 @@ from tests.faults.support import Service, cli_env
 from tests.logbook.conftest import KEY_2026, ORG, make_record
 from tests.scale.nats_cluster import NatsCluster, NatsNode, nats_cluster
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.heavy, pytest.mark.postgres]
 
 RECORDS = "/api/v1/logboek/records"
 BATCH = 20  # records per batch

@@ -29,6 +29,8 @@ from tests.rules.conftest import TEST_POLICIES
 from tests.scale.conftest import ACK_WAIT, NATS_URL, require_nats, settings_for, stream_messages
 from tests.scale.conftest import _delete_stream as delete_stream
 
+pytestmark = pytest.mark.heavy
+
 DECISION = {
     "actor": {"role": "parkeerhandhaver", "department": "Parkeren", "organisation": "teststad"},
     "action": "read",

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nats
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -29,6 +30,8 @@ from glazenstad.web.app import create_app
 from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, free_port, system_token
 from tests.logbook.conftest import ACTIVITY, BSN, KEY_2026, ORG, make_record
 from tests.scale.conftest import drain, log_store, settings_for, stored, stream_messages
+
+pytestmark = pytest.mark.heavy
 
 RECORDS = "/api/v1/logboek/records"
 CLI = [sys.executable, "-c", "from glazenstad.cli import app; app()"]
