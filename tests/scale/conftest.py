@@ -13,6 +13,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,20 +59,29 @@ async def _delete_stream(name: str) -> None:
         await client.close()
 
 
-@pytest.fixture
-def queue() -> Iterator[QueueConfig]:
-    """A queue of this test's own on the real server, deleted afterwards."""
+@contextmanager
+def unique_queue(kind: str) -> Iterator[QueueConfig]:
+    """A stream, subject and consumer of `kind` with names of their own, deleted afterwards."""
     require_nats()
     tag = uuid.uuid4().hex[:12]
     config = QueueConfig(
         url=NATS_URL,
-        stream=f"GS_TEST_{tag}",
-        subject=f"gs-test-{tag}.logbook",
-        consumer=f"writer-{tag}",
+        stream=f"GS_TEST_{kind.upper()}_{tag}",
+        subject=f"gs-test-{tag}.{kind}",
+        consumer=f"{kind}-writer-{tag}",
         ack_wait=ACK_WAIT,
     )
-    yield config
-    asyncio.run(_delete_stream(config.stream))
+    try:
+        yield config
+    finally:
+        asyncio.run(_delete_stream(config.stream))
+
+
+@pytest.fixture
+def queue() -> Iterator[QueueConfig]:
+    """A log record queue of this test's own on the real server, deleted afterwards."""
+    with unique_queue("logbook") as config:
+        yield config
 
 
 def settings_for(database_url: str, tmp_path: Path, queue: QueueConfig) -> Settings:
@@ -141,3 +151,13 @@ async def stream_messages(queue: QueueConfig) -> list[bytes]:
         return bodies
     finally:
         await client.close()
+
+
+# A decision request the test policy permits (tests/fixtures/policies).
+DECISION: dict[str, Any] = {
+    "actor": {"role": "parkeerhandhaver", "department": "Parkeren", "organisation": "teststad"},
+    "action": "read",
+    "resource": {"dataCategory": "kenteken"},
+    "purpose": "parkeren-scanauto",
+    "context": {"time": "2026-03-02T10:00:00+01:00"},
+}

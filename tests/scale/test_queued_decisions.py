@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,34 +25,22 @@ from glazenstad.settings import Settings, get_settings
 from glazenstad.web.app import create_app
 from tests.conftest import TEST_REGISTER, system_token
 from tests.rules.conftest import TEST_POLICIES
-from tests.scale.conftest import ACK_WAIT, NATS_URL, require_nats, settings_for, stream_messages
-from tests.scale.conftest import _delete_stream as delete_stream
+from tests.scale.conftest import (
+    DECISION,
+    NATS_URL,
+    settings_for,
+    stream_messages,
+    unique_queue,
+)
 
 pytestmark = pytest.mark.heavy
-
-DECISION = {
-    "actor": {"role": "parkeerhandhaver", "department": "Parkeren", "organisation": "teststad"},
-    "action": "read",
-    "resource": {"dataCategory": "kenteken"},
-    "purpose": "parkeren-scanauto",
-    "context": {"time": "2026-03-02T10:00:00+01:00"},
-}
 
 
 @pytest.fixture
 def decisions_queue() -> Iterator[QueueConfig]:
     """A decision stream of this test's own on the real server, deleted afterwards."""
-    require_nats()
-    tag = uuid.uuid4().hex[:12]
-    config = QueueConfig(
-        url=NATS_URL,
-        stream=f"GS_TEST_DECISIONS_{tag}",
-        subject=f"gs-test-{tag}.decisions",
-        consumer=f"decision-writer-{tag}",
-        ack_wait=ACK_WAIT,
-    )
-    yield config
-    asyncio.run(delete_stream(config.stream))
+    with unique_queue("decisions") as config:
+        yield config
 
 
 def _settings(

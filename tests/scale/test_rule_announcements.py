@@ -28,19 +28,11 @@ from glazenstad.settings import Settings, get_settings
 from glazenstad.web.app import create_app
 from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, serving, system_token
 from tests.rules.conftest import TEST_POLICIES
-from tests.scale.conftest import NATS_URL, require_nats
+from tests.scale.conftest import DECISION, NATS_URL, require_nats
 
 pytestmark = pytest.mark.postgres
 
 HOUR = 3600.0
-
-DECISION = {
-    "actor": {"role": "parkeerhandhaver", "department": "Parkeren", "organisation": "teststad"},
-    "action": "read",
-    "resource": {"dataCategory": "kenteken"},
-    "purpose": "parkeren-scanauto",
-    "context": {"time": "2026-03-02T10:00:00+01:00"},
-}
 
 
 @pytest.fixture
