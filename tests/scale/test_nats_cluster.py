@@ -3,15 +3,17 @@
 The test starts its own three nats-server processes (tests/scale/nats_cluster.py) and queues
 log records with three stream replicas, the front node given all three servers. Two client
 threads send batches through the front node's HTTP ingest; two `glazenstad logbook writer`
-processes write them to a PostgreSQL database of this test. During the load one writer process
-and then the NATS node that leads the stream get SIGKILL; the load goes on with two nodes and
-one writer, then the node is started again.
+processes write them to a PostgreSQL primary of this test's own, which streams to a replica of
+its own (tests/scale/pg_pair.py). During the load one writer process and then the NATS node that
+leads the stream get SIGKILL; the load goes on with two nodes and one writer, then the node is
+started again.
 
 A client does what a real one should: a 202 is an acknowledgement, a 503 (no quorum while a new
 leader is elected) means "send the same batch again", which it does. Afterwards every record
 of an acknowledged batch must be in the logbook exactly once, nothing stored twice, the chain
 must verify, and the restarted node must have caught up: its own copy of the stream ends where
-the leader's does, and the cluster reports its stream and consumer replicas current.
+the leader's does, and the cluster reports its stream and consumer replicas current. The
+replica, which residents' reads use, holds the same records and its copy of the chain verifies.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from tests.faults.load import wait_until
 from tests.faults.support import Service, cli_env
 from tests.logbook.conftest import KEY_2026, ORG, make_record
 from tests.scale.nats_cluster import NatsCluster, NatsNode, nats_cluster
+from tests.scale.pg_pair import primary_and_replica, wait_replayed
 
 pytestmark = [pytest.mark.heavy, pytest.mark.postgres]
 
@@ -189,11 +192,10 @@ def stored_keys(engine: Engine) -> list[Key]:
     return [(str(trace), str(span)) for trace, span in rows]
 
 
-def test_a_node_and_a_writer_killed_under_load_lose_and_double_nothing(
-    postgres_url: str, tmp_path: Path
-) -> None:
+def test_a_node_and_a_writer_killed_under_load_lose_and_double_nothing(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:12]
-    with nats_cluster() as nodes:
+    with primary_and_replica() as (primary, replica), nats_cluster() as nodes:
+        postgres_url = primary.url
         queue = QueueConfig(
             url=nodes.url,
             stream=f"GS_CLUSTER_{tag}",
@@ -204,6 +206,7 @@ def test_a_node_and_a_writer_killed_under_load_lose_and_double_nothing(
         )
         settings = Settings(
             database_url=postgres_url,
+            database_read_url=replica.url,
             data_dir=tmp_path,
             pseudonym_keys=KEY_2026,
             system_clients=TEST_SYSTEMS,
@@ -314,6 +317,15 @@ def test_a_node_and_a_writer_killed_under_load_lose_and_double_nothing(
             assert set(stored) <= load.keys(load.sent)
             result = verify(engine, ORG)
             assert result.ok and result.records == len(stored)
+
+            # The streaming replica holds exactly what the primary does, chain included.
+            replica_engine = make_engine(replica.url)
+            try:
+                wait_replayed(engine, replica_engine)
+                assert sorted(stored_keys(replica_engine)) == sorted(stored)
+                assert verify(replica_engine, ORG).ok
+            finally:
+                replica_engine.dispose()
             window = load.unavailable_at[-1] - load.unavailable_at[0] if load.unavailable else 0
             print(  # the figures of the run (pytest -s shows them)
                 f"\n{len(load.acknowledged)} batches ({len(acknowledged)} records) acknowledged;"

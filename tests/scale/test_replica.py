@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,85 +19,31 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from glazenstad.cli import app as cli
 from glazenstad.db.engine import make_engine
-from glazenstad.db.replica import APPLICATION_NAME, ReadRouter, parse_lsn
+from glazenstad.db.replica import APPLICATION_NAME, ReadRouter
 from glazenstad.register.loader import load_register
 from glazenstad.settings import Settings, get_settings
 from glazenstad.web.app import create_app
 from glazenstad.web.readlag import LAG_HEADER
-from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, missing_tool, system_token
-from tests.faults.load import wait_until
+from tests.conftest import TEST_REGISTER, TEST_SYSTEMS, system_token
 from tests.faults.test_postgres_restart import PrivateCluster
 from tests.logbook.conftest import BSN, KEY_2026, UNKNOWN_ACTIVITY, make_record
 from tests.portal.test_portal_resident import log_in
+from tests.scale.pg_pair import StreamingReplica, primary_and_replica, wait_replayed
 
 ORG = "teststad"
 READ = f"/api/v1/logboek/processing-activities?organisationId={ORG}"
-REPLAY_DEADLINE_S = 30.0
 PAUSED_NAME = "Verwerking tijdens gepauzeerde replica"
-
-
-class StreamingReplica(PrivateCluster):
-    """A hot standby of `primary`, made with pg_basebackup -R (streaming from the primary)."""
-
-    def __init__(self, primary: PrivateCluster) -> None:
-        super().__init__()
-        self.primary = primary
-
-    def create(self) -> None:
-        self._as_postgres(
-            "pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
-            "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync",
-        )  # fmt: skip
-        self._as_postgres(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self._options(), "-w",
-            "-t", "30", "start",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
 
 @pytest.fixture
 def clusters() -> Iterator[tuple[PrivateCluster, StreamingReplica]]:
-    if os.geteuid() != 0:
-        missing_tool("private PostgreSQL clusters are started as the postgres user: needs root")
-    for tool in ("initdb", "pg_ctl", "pg_basebackup", "runuser"):
-        if shutil.which(tool) is None:
-            missing_tool(f"{tool} is not on PATH: cannot run a private primary and replica")
-    primary = PrivateCluster()
-    replica = StreamingReplica(primary)
-    try:
-        try:
-            primary.create()
-            replica.create()
-        except RuntimeError as exc:
-            missing_tool(f"a private PostgreSQL primary and replica did not start: {exc}")
-        yield primary, replica
-    finally:
-        replica.destroy()
-        primary.destroy()
-
-
-def wait_replayed(primary: Engine, replica: Engine) -> None:
-    """Wait until the replica has replayed everything the primary had written when called."""
-    with primary.connect() as conn:
-        target = parse_lsn(str(conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar()))
-
-    def replayed() -> int:
-        with replica.connect() as conn:
-            lsn = conn.execute(text("SELECT pg_last_wal_replay_lsn()::text")).scalar()
-        return parse_lsn(str(lsn)) if lsn else 0
-
-    wait_until(
-        lambda: replayed() >= target,
-        REPLAY_DEADLINE_S,
-        lambda: f"the replica to replay up to {target} (at {replayed()})",
-    )
+    with primary_and_replica() as pair:
+        yield pair
 
 
 def span_ids(answer: Any) -> set[str]:
