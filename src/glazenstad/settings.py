@@ -152,6 +152,30 @@ class Settings(BaseSettings):
         description="Seconds a writer has to commit and acknowledge a batch before JetStream "
         "delivers it again.",
     )
+    nats_execution_stream: str = Field(
+        default="GLAZENSTAD_EXECUTION",
+        description="JetStream stream of scan and sensor messages (`glazenstad pipeline bridge`).",
+    )
+    nats_execution_subject: str = Field(
+        default="glazenstad.execution",
+        description="Subject prefix of bridged messages: <prefix>.scans|sensors.<organisation>.",
+    )
+    nats_execution_parking_consumer: str = Field(
+        default="parking-pipeline",
+        description="Durable consumer the scan pipelines share (`pipeline parking "
+        "--from-jetstream`).",
+    )
+    nats_execution_sensor_consumer: str = Field(
+        default="sensor-pipeline",
+        description="Durable consumer the sensor pipelines share (`pipeline sensors "
+        "--from-jetstream`).",
+    )
+    nats_execution_keys: SecretStr | None = Field(
+        default=None,
+        description="AES-256 keys that seal scan and sensor payloads in JetStream: "
+        "'kid:base64key,...' (32-byte keys), the first seals, all open. Required for the bridge "
+        "and the feeds: scan payloads carry licence plates.",
+    )
 
     # --- OpenID Connect (docs/login.md); with none of these set, the demo logins stay as they are
     staff_oidc_issuer: str | None = Field(

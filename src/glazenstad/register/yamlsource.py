@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -51,6 +51,20 @@ class Problem:
         if self.field:
             parts.append(f"field '{self.field}'")
         return ": ".join(parts) + f": {self.message}"
+
+
+class ProblemsError(ValueError):
+    """A configuration file people wrote is wrong; `problems` says where (one per line)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StrictFileModel(BaseModel):
+    """A configuration file's shape: an unknown field is an error (a typo must not vanish)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def plain(node: Any) -> Any:

@@ -26,10 +26,17 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from glazenstad.register.yamlsource import Problem, plain, read_documents, validation_problems
+from glazenstad.register.yamlsource import (
+    Problem,
+    ProblemsError,
+    StrictFileModel,
+    plain,
+    read_documents,
+    validation_problems,
+)
 from glazenstad.web.problems import ProblemError
 
 # --- permissions ------------------------------------------------------------------------------
@@ -91,19 +98,11 @@ class StaffUser:
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-class StaffDirectoryError(ValueError):
+class StaffDirectoryError(ProblemsError):
     """The staff directory file is wrong; `problems` says where."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StaffEntry(_Strict):
+class StaffEntry(StrictFileModel):
     id: str = Field(pattern=SLUG, description="Shown in audit trails, never the token.")
     name: str = Field(min_length=1, max_length=200)
     organisation: str = Field(pattern=SLUG)
@@ -118,7 +117,7 @@ class StaffEntry(_Strict):
     )
 
 
-class StaffFile(_Strict):
+class StaffFile(StrictFileModel):
     kind: str = Field(pattern=r"^staff$")
     demo: bool = Field(default=False, description="Public demo tokens; production refuses it.")
     roles: dict[str, list[str]] = Field(description="Role → the permissions it grants.")

@@ -22,9 +22,14 @@ from pathlib import Path
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from glazenstad.register.yamlsource import Problem, read_single_model
+from glazenstad.register.yamlsource import (
+    Problem,
+    ProblemsError,
+    StrictFileModel,
+    read_single_model,
+)
 from glazenstad.web.oidc.errors import OidcError
 from glazenstad.web.oidc.tokens import AccessTokenValidator, client_id_of, granted_scopes
 from glazenstad.web.problems import ProblemError
@@ -60,19 +65,11 @@ class SystemClient:
         return scope in self.scopes
 
 
-class SystemClientsError(ValueError):
+class SystemClientsError(ProblemsError):
     """The system clients file is wrong; `problems` says where."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClientEntry(_Strict):
+class ClientEntry(StrictFileModel):
     id: str = Field(pattern=SLUG, description="Shown in audit trails and logs, never the token.")
     name: str = Field(min_length=1, max_length=200)
     organisation: str = Field(pattern=SLUG)
@@ -80,7 +77,7 @@ class ClientEntry(_Strict):
     token_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 (hex) of its token.")
 
 
-class ClientsFile(_Strict):
+class ClientsFile(StrictFileModel):
     kind: str = Field(pattern=r"^systems$")
     demo: bool = Field(default=False, description="Public demo tokens; production refuses it.")
     clients: list[ClientEntry] = Field(default_factory=list)

@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from glazenstad.register.yamlsource import Problem, plain, read_documents, validation_problems
+from glazenstad.register.yamlsource import (
+    Problem,
+    ProblemsError,
+    StrictFileModel,
+    plain,
+    read_documents,
+    validation_problems,
+)
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 PATH_PARAMETER = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
@@ -26,19 +33,11 @@ PATH_PARAMETER = re.compile(r"\{([a-zA-Z][a-zA-Z0-9_]*)\}")
 DEMO_TOKEN_PREFIX = "demo-"
 
 
-class GatewayConfigError(ValueError):
+class GatewayConfigError(ProblemsError):
     """The configuration file is wrong; `problems` says where."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Client(_Strict):
+class Client(StrictFileModel):
     """An application or user that calls the gateway, and the actor it is in decisions."""
 
     id: str = Field(pattern=SLUG, description="Shown in logs and audit, never the token.")
@@ -50,7 +49,7 @@ class Client(_Strict):
     demo: bool = Field(default=False, description="A public demo token; production refuses it.")
 
 
-class SubjectSource(_Strict):
+class SubjectSource(StrictFileModel):
     """Where a request's data subject is: a path parameter, or a field of the response objects."""
 
     param: str | None = Field(default=None, description="Path parameter holding the identifier.")
@@ -64,7 +63,7 @@ class SubjectSource(_Strict):
     )
 
 
-class Route(_Strict):
+class Route(StrictFileModel):
     """One endpoint of a source API as the gateway serves it."""
 
     dataset: str = Field(pattern=SLUG, description="Register dataset id; its API is the upstream.")
@@ -94,7 +93,7 @@ class Route(_Strict):
         return "read" if method in ("GET", "HEAD") else "write"
 
 
-class GatewayFile(_Strict):
+class GatewayFile(StrictFileModel):
     kind: Literal["gateway"]
     organisation: str = Field(pattern=SLUG)
     upstreams: dict[str, str] = Field(
