@@ -17,6 +17,7 @@ from glazenstad import __version__
 from glazenstad.cli import audit as audit_commands
 from glazenstad.cli import backup as backup_commands
 from glazenstad.cli import compliance as compliance_commands
+from glazenstad.cli import execution_stream as execution_stream_commands
 from glazenstad.cli import incidents as incident_commands
 from glazenstad.cli import peers as peer_commands
 from glazenstad.cli import scale as scale_commands
@@ -78,6 +79,7 @@ app.add_typer(signal_commands.app, name="signals")
 app.add_typer(peer_commands.app, name="peers")
 app.command("audit")(audit_commands.audit)
 logbook_app.command("writer")(scale_commands.writer)
+pipeline_app.command("bridge")(execution_stream_commands.bridge)
 app.add_typer(backup_commands.app, name="backup")
 app.command("status")(status_commands.status)
 
@@ -1007,6 +1009,56 @@ def logbook_retention(
         time.sleep(every)
 
 
+@logbook_app.command("partitions")
+def logbook_partitions(
+    ensure: Annotated[
+        bool,
+        typer.Option(
+            "--ensure", help="First create the partitions of this month and the months ahead."
+        ),
+    ] = False,
+    ahead: Annotated[
+        int, typer.Option(min=0, max=120, help="Months ahead of this one to create.")
+    ] = 3,
+) -> None:
+    """List the monthly partitions of the logbook and the decision log (PostgreSQL)."""
+    from glazenstad.logbook.partitions import ensure_partitions, list_partitions, ms_to_utc
+    from glazenstad.rules.partitions import DECISION_LOG
+
+    engine = _engine()
+    if engine.dialect.name != "postgresql":
+        console.print("The logbook is partitioned on PostgreSQL only; SQLite has one table.")
+        return
+    if ensure:
+        created = ensure_partitions(engine, ahead=ahead, strict=True)
+        decisions = ensure_partitions(engine, ahead=ahead, strict=True, table=DECISION_LOG)
+        for names in (created, decisions):
+            if names:
+                console.print(f"Created: {', '.join(names)}")
+        if not created and not decisions:
+            console.print("Every partition was there already.")
+    found = list_partitions(engine)
+    if not found:
+        errors.print("log_record is not partitioned here: run `glazenstad db migrate` first.")
+        raise typer.Exit(1)
+    for rows, partitioned in (
+        ("Records", found),
+        ("Decisions", list_partitions(engine, table=DECISION_LOG)),
+    ):
+        table = Table("Partition", "From (UTC)", "Until (UTC)", rows)
+        for partition in partitioned:
+            if partition.lower_ms is None or partition.upper_ms is None:
+                table.add_row(partition.name, "(any other time)", "", str(partition.rows))
+            else:
+                table.add_row(
+                    partition.name,
+                    ms_to_utc(partition.lower_ms).strftime("%Y-%m-%d"),
+                    ms_to_utc(partition.upper_ms).strftime("%Y-%m-%d"),
+                    str(partition.rows),
+                )
+        console.print(table)
+
+
 def _demo_cases(seed: int) -> list[Any]:
     """The demo consultant's cases in the demo sources generated from `seed`."""
     from glazenstad.execution.casework import CONSULTANT_TOKEN, demo_cases
@@ -1090,6 +1142,17 @@ def simulate_casework(
 
 TopicRootOption = Annotated[str, typer.Option(help="First topic level.")]
 ClientIdHelp = "MQTT client id: keep it fixed, the broker keeps the session by it."
+FromJetStreamOption = Annotated[
+    bool,
+    typer.Option(
+        "--from-jetstream",
+        help="Consume from the JetStream stream `pipeline bridge` fills, not from MQTT "
+        "(needs GLAZENSTAD_NATS_URL and GLAZENSTAD_NATS_EXECUTION_KEYS).",
+    ),
+]
+FetchOption = Annotated[
+    int, typer.Option(min=1, max=10_000, help="With --from-jetstream: messages per batch.")
+]
 
 
 def _pipeline_stop(name: str, topic_root: str) -> tuple[str, Any]:
@@ -1142,17 +1205,23 @@ def _run_pipeline(
 def pipeline_sensors(
     client_id: Annotated[str, typer.Option(help=ClientIdHelp)] = "glazenstad-sensor-pipeline",
     topic_root: TopicRootOption = "glazenstad",
+    from_jetstream: FromJetStreamOption = False,
+    fetch: FetchOption = 200,
 ) -> None:
     """Consume sensor measurements from the broker into the database until Ctrl-C."""
     from glazenstad.execution.sensors import run_sensor_pipeline
 
-    totals = _run_pipeline(
-        "Sensor pipeline",
-        client_id,
-        topic_root,
-        run_sensor_pipeline,
-        lambda t: f"accepted {t.accepted:,}  rejected {t.rejected:,}",
-    )
+    def counts(t: Any) -> str:
+        return f"accepted {t.accepted:,}  rejected {t.rejected:,}"
+
+    if from_jetstream:
+        totals = execution_stream_commands.run_from_stream(
+            "Sensor pipeline", "sensors", topic_root, fetch, counts
+        )
+    else:
+        totals = _run_pipeline(
+            "Sensor pipeline", client_id, topic_root, run_sensor_pipeline, counts
+        )
     console.print(f"Stopped: {totals.accepted:,} accepted, {totals.rejected:,} rejected.")
 
 
@@ -1210,19 +1279,29 @@ def simulate_sensors_command(
 def pipeline_parking(
     client_id: Annotated[str, typer.Option(help=ClientIdHelp)] = "glazenstad-parking-pipeline",
     topic_root: TopicRootOption = "glazenstad",
+    from_jetstream: FromJetStreamOption = False,
+    fetch: FetchOption = 200,
 ) -> None:
     """Consume scan-car scans from the broker until Ctrl-C: pseudonymise, check, decide, log."""
     from glazenstad.execution.parking.pipeline import run_parking_pipeline
 
-    totals = _run_pipeline(
-        "Scan pipeline",
-        client_id,
-        topic_root,
-        lambda url, engine, **options: run_parking_pipeline(
-            url, engine, get_settings().pseudonymizer(), **options
-        ),
-        lambda t: f"paid {t.paid:,}  unpaid {t.unpaid:,}  denied {t.denied:,}",
-    )
+    def counts(t: Any) -> str:
+        return f"paid {t.paid:,}  unpaid {t.unpaid:,}  denied {t.denied:,}"
+
+    if from_jetstream:
+        totals = execution_stream_commands.run_from_stream(
+            "Scan pipeline", "scans", topic_root, fetch, counts
+        )
+    else:
+        totals = _run_pipeline(
+            "Scan pipeline",
+            client_id,
+            topic_root,
+            lambda url, engine, **options: run_parking_pipeline(
+                url, engine, get_settings().pseudonymizer(), **options
+            ),
+            counts,
+        )
     console.print(f"Stopped: {totals.stored:,} scans stored.")
 
 
@@ -1387,6 +1466,13 @@ def _print_retention(report: RetentionReport) -> None:
         console.print(table)
     for reason, count in sorted(report.kept.items()):
         console.print(f"Kept ({reason}): {count}", highlight=False, soft_wrap=True)
+    if report.dropped_partitions:
+        console.print(
+            f"{report.dropped} of the deleted record(s) went with {len(report.dropped_partitions)}"
+            f" dropped partition(s): {', '.join(report.dropped_partitions)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.unknown_outcome:
         console.print(
             f"{report.unknown_outcome} record(s) named a retention outcome their activity does "

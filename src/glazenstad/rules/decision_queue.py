@@ -14,6 +14,7 @@ would have held: the request as the engine saw it, without plain personal identi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections import defaultdict
@@ -23,14 +24,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from glazenstad.logbook.stream import QueueConfig
 from glazenstad.logbook.stream_publish import JetStreamPublisher
 from glazenstad.logbook.stream_writer import PullWriter, QueueCounts, Settlement
 from glazenstad.rules.decisionlog import decision_row, write_decisions
 from glazenstad.rules.engine import Decision
-from glazenstad.rules.tables import decision_log
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -75,15 +75,14 @@ _DECODER = msgspec.json.Decoder(QueuedDecisions)
 
 def decision_queue(settings: Settings) -> QueueConfig | None:
     """The decision stream, when both NATS and a decision stream are configured."""
-    if not settings.nats_url or not settings.nats_decisions_stream:
+    queue = QueueConfig.from_settings(settings)
+    if queue is None or not settings.nats_decisions_stream:
         return None
-    return QueueConfig(
-        url=settings.nats_url,
+    return dataclasses.replace(
+        queue,
         stream=settings.nats_decisions_stream,
         subject=settings.nats_decisions_subject,
         consumer=settings.nats_decisions_consumer,
-        replicas=settings.nats_replicas,
-        ack_wait=settings.nats_ack_wait,
     )
 
 
@@ -145,27 +144,14 @@ class DecisionWriter(PullWriter):
             return settlement
         try:
             with self.engine.begin() as conn:
-                # A redelivered message (its writer died before the ack) holds stored decisions.
-                ids = [row["decision_id"] for row in rows]
-                stored = set(
-                    conn.execute(
-                        select(decision_log.c.decision_id).where(
-                            decision_log.c.decision_id.in_(ids)
-                        )
-                    ).scalars()
-                )
-                new = [row for row in _unique(rows) if row["decision_id"] not in stored]
-                write_decisions(conn, new)
+                # A redelivered message (its writer died before the ack) holds stored decisions,
+                # and the same message may have been fetched twice in one go.
+                written = write_decisions(conn, rows, skip_stored=True)
         except Exception:  # the database: delivered again later, logged with its cause
             _log.exception("writing %d queued decisions failed; they come again", len(rows))
             settlement.retry.extend(readable)
             return settlement
-        self.counts.written += len(new)
-        self.counts.already_stored += len(rows) - len(new)
+        self.counts.written += written
+        self.counts.already_stored += len(rows) - written
         settlement.ack.extend(readable)
         return settlement
-
-
-def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per decision id (the same message may have been fetched twice in one go)."""
-    return list({row["decision_id"]: row for row in rows}.values())

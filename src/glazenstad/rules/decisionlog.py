@@ -19,10 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from glazenstad.db.dialect import dialect_insert
 from glazenstad.rules.effective import ENGINE_VERSION
 from glazenstad.rules.engine import Decision
-from glazenstad.rules.tables import decision_log
+from glazenstad.rules.tables import decision_log, decision_log_key
 
 _log = logging.getLogger(__name__)
 RETRY_MAX_S = 5.0
@@ -55,21 +54,45 @@ def decision_row(decision: Decision) -> dict[str, Any]:
 
 def write_decisions(
     conn: Connection, rows: list[dict[str, Any]], *, skip_stored: bool = False
-) -> None:
-    """Insert decision rows (from `decision_row`) in the caller's transaction.
+) -> int:
+    """Insert decision rows (from `decision_row`) in the caller's transaction; how many.
 
-    `skip_stored`: rows whose decision id is stored already are left as they are (callers with
-    deterministic decision ids, such as a pipeline handling a redelivered message).
+    `skip_stored`: rows whose decision id is stored already are left out, and so is a second
+    row of one id (callers with deterministic decision ids, such as a pipeline handling a
+    redelivered message, which decides again: the same id, a later `decided_at`). The stored
+    ids are looked up first rather than left to ON CONFLICT: on PostgreSQL the decision log is
+    partitioned by `decided_at` and the unique id lives in `decision_log_key` (ADR 16), which
+    an ON CONFLICT on decision_log cannot name. A row of the same id committed by another
+    writer between the look-up and the insert is refused by that key (IntegrityError): the
+    caller's retry then finds it stored.
     """
-    if not rows:
-        return
     if skip_stored:
-        insert = dialect_insert(conn, decision_log).on_conflict_do_nothing(
-            index_elements=["decision_id"]
-        )
-        conn.execute(insert, rows)
-    else:
+        first: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first.setdefault(row["decision_id"], row)
+        stored = _stored_ids(conn, list(first))
+        rows = [row for decision_id, row in first.items() if decision_id not in stored]
+    if rows:
         conn.execute(decision_log.insert(), rows)
+    return len(rows)
+
+
+_LOOKUP_CHUNK = 1000  # ids per look-up: far below both databases' limit on parameters
+
+
+def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of `ids` are stored; on PostgreSQL from the one index of decision_log_key rather
+    than from an index per month of decision_log."""
+    column = (
+        decision_log_key.c.decision_id
+        if conn.dialect.name == "postgresql"
+        else decision_log.c.decision_id
+    )
+    stored: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        stored.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return stored
 
 
 class DecisionLogUnavailable(RuntimeError):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Table,
     Text,
@@ -72,6 +73,19 @@ decision_log = Table(
     Column("rules", JSON, nullable=False),
     Column("break_glass", Boolean, nullable=False),
     Column("request", JSON, nullable=False),
+    # On PostgreSQL decision_log is partitioned by month of decided_at (migration 0015, ADR 16):
+    # its primary key is (id, decided_at), the unique decision id lives in the unpartitioned
+    # table decision_log_key (below), filled by a trigger, and decision_log has a plain index
+    # ix_decision_log_decision_id for reads by id (see glazenstad.rules.partitions).
     UniqueConstraint("decision_id", name="uq_decision_log_decision_id"),
     Index("ix_decision_log_org_time", "organisation_id", "decided_at"),
+)
+
+# PostgreSQL only (migration 0015): every stored decision id, unique across all months. Not in
+# `metadata`, which describes the tables of both databases; SQLite keeps the unique constraint
+# on decision_log itself.
+decision_log_key = Table(
+    "decision_log_key",
+    MetaData(),
+    Column("decision_id", String(32), primary_key=True),
 )

@@ -22,6 +22,7 @@ from glazenstad.register.store import RegisterStore
 from glazenstad.rules.announce import ChangeListener
 from glazenstad.rules.decision_queue import DecisionPublisher, decision_queue
 from glazenstad.rules.decisionlog import DecisionLog
+from glazenstad.rules.partitions import DECISION_LOG
 from glazenstad.rules.service import RulesService
 from glazenstad.rules.store import PolicyStore
 from glazenstad.settings import Settings, get_settings
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     if run_migrations:
         migrate(engine)
         ensure_partitions(engine)  # the logbook's months ahead (PostgreSQL; ADR 14)
+        ensure_partitions(engine, table=DECISION_LOG)  # and the decision log's (ADR 16)
     register = RegisterStore(engine)
     state = AppState(
         settings=settings,
