@@ -125,11 +125,17 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+        # Start-up (imports, migrations) takes seconds, more on a busy machine.
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 urllib.request.urlopen(f"{base}/api/v1/organisations", timeout=1)
                 break
             except OSError:
+                if server.poll() is not None:
+                    raise SystemExit(f"glazenstad serve exited with {server.returncode}") from None
+                if time.monotonic() > deadline:
+                    raise SystemExit("glazenstad serve did not answer within 120 s") from None
                 time.sleep(0.1)
         check_answer(base)
         single_script = data / "single.lua"
