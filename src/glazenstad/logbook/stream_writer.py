@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -64,7 +65,7 @@ class Settlement:
     terminate: list[Msg] = field(default_factory=list)  # not a batch: never deliver again
 
 
-class PullWriter:
+class PullWriter(ABC):
     """Pulls messages of one stream from a durable consumer shared with other writers, has
     `write` store them (in a thread), then settles each: ack, nak with a delay, or terminate.
 
@@ -104,9 +105,9 @@ class PullWriter:
         except TimeoutError:
             return []
 
+    @abstractmethod
     def write(self, messages: list[Msg]) -> Settlement:
         """Store what the messages hold; runs in a worker thread."""
-        raise NotImplementedError
 
     async def settle(self, settlement: Settlement) -> None:
         """Acknowledge what is committed, ask again later for what failed, drop the unreadable."""
