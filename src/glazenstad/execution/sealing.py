@@ -19,20 +19,19 @@ could be checked against a guessed plate without the key.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from glazenstad.logbook.pseudonym import parse_kid_secrets
+
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
-_KID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _MSG_ID_LABEL: Final = b"glazenstad execution message id"
 
 
@@ -57,34 +56,17 @@ class SealingKey:
 
 def parse_sealing_keys(config: str) -> list[SealingKey]:
     """Parse `"kid:base64key,..."`; the first key is the one that seals."""
-    keys: list[SealingKey] = []
-    seen: set[str] = set()
-    for position, part in enumerate(p.strip() for p in config.split(",")):
-        if not part:
-            continue
-        kid, sep, encoded = part.partition(":")
-        kid = kid.strip()
-        if not sep or not _KID.fullmatch(kid):
-            raise SealingKeyError(
-                f"key {position + 1}: expected '<kid>:<base64 key>' with a kid of letters, "
-                "digits, '-' or '_'"
-            )
-        if kid in seen:
-            raise SealingKeyError(f"key {kid!r} is given twice")
-        try:
-            secret = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise SealingKeyError(f"key {kid!r}: the key is not valid base64") from None
+
+    def check(kid: str, secret: bytes) -> str | None:
         if len(secret) != KEY_BYTES:
-            raise SealingKeyError(
+            return (
                 f"key {kid!r}: must be {KEY_BYTES} bytes (AES-256), e.g. from "
                 "`openssl rand -base64 32`"
             )
-        seen.add(kid)
-        keys.append(SealingKey(kid, secret))
-    if not keys:
-        raise SealingKeyError("no sealing key configured")
-    return keys
+        return None
+
+    pairs = parse_kid_secrets(config, SealingKeyError, noun="key", purpose="sealing", check=check)
+    return [SealingKey(kid, secret) for kid, secret in pairs]
 
 
 def new_key_config(kid: str = "k1") -> str:

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -43,9 +44,21 @@ class PseudonymKey:
         return f"PseudonymKey(kid={self.kid!r}, secret=<{len(self.secret)} bytes>)"
 
 
-def parse_keys(config: str) -> list[PseudonymKey]:
-    """Parse `"kid:base64secret,kid:base64secret"`; the first key is the current one."""
-    keys: list[PseudonymKey] = []
+def parse_kid_secrets(
+    config: str,
+    error: type[ValueError],
+    *,
+    noun: str,
+    purpose: str,
+    check: Callable[[str, bytes], str | None],
+) -> list[tuple[str, bytes]]:
+    """Parse `"kid:base64,kid:base64"` (first = current) into (kid, secret) pairs.
+
+    Shared by every keyed setting (pseudonyms, sealed execution messages): the same format,
+    rotation by listing the old key after the new, and errors raised as `error` that name the
+    key by its id and never show a secret. `check` says what is wrong with a secret, if anything.
+    """
+    keys: list[tuple[str, bytes]] = []
     seen: set[str] = set()
     for position, part in enumerate(p.strip() for p in config.split(",")):
         if not part:
@@ -53,25 +66,38 @@ def parse_keys(config: str) -> list[PseudonymKey]:
         kid, sep, encoded = part.partition(":")
         kid = kid.strip()
         if not sep or not _KID.fullmatch(kid):
-            raise PseudonymKeyError(
-                f"key {position + 1}: expected '<kid>:<base64 secret>' with a kid of letters, "
+            raise error(
+                f"key {position + 1}: expected '<kid>:<base64 {noun}>' with a kid of letters, "
                 "digits, '-' or '_'"
             )
         if kid in seen:
-            raise PseudonymKeyError(f"key {kid!r} is given twice")
+            raise error(f"key {kid!r} is given twice")
         try:
             secret = base64.b64decode(encoded.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise PseudonymKeyError(f"key {kid!r}: the secret is not valid base64") from None
-        if len(secret) < MIN_SECRET_BYTES:
-            raise PseudonymKeyError(
-                f"key {kid!r}: the secret must be at least {MIN_SECRET_BYTES} bytes"
-            )
+            raise error(f"key {kid!r}: the {noun} is not valid base64") from None
+        problem = check(kid, secret)
+        if problem:
+            raise error(problem)
         seen.add(kid)
-        keys.append(PseudonymKey(kid, secret))
+        keys.append((kid, secret))
     if not keys:
-        raise PseudonymKeyError("no pseudonym key configured")
+        raise error(f"no {purpose} key configured")
     return keys
+
+
+def parse_keys(config: str) -> list[PseudonymKey]:
+    """Parse `"kid:base64secret,kid:base64secret"`; the first key is the current one."""
+
+    def check(kid: str, secret: bytes) -> str | None:
+        if len(secret) < MIN_SECRET_BYTES:
+            return f"key {kid!r}: the secret must be at least {MIN_SECRET_BYTES} bytes"
+        return None
+
+    pairs = parse_kid_secrets(
+        config, PseudonymKeyError, noun="secret", purpose="pseudonym", check=check
+    )
+    return [PseudonymKey(kid, secret) for kid, secret in pairs]
 
 
 def _part(text: str) -> bytes:
