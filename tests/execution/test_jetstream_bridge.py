@@ -70,7 +70,7 @@ from tests.conftest import free_port
 from tests.execution.sensorutil import AIR, ORG, load_sensor_register, wait_for
 from tests.parking.conftest import CAR, ZONE, Setup, make_setup
 from tests.parking.conftest import ORG as PARKING_ORG
-from tests.scale.conftest import NATS_URL, require_nats
+from tests.scale.conftest import NATS_URL, require_nats, run_until
 from tests.scale.nats_cluster import nats_cluster
 
 DEADLINE = 60.0
@@ -190,19 +190,14 @@ def feed_until(
 ) -> ExecutionFeed:
     """Run a feed until it has acknowledged `acknowledged` messages (fails after DEADLINE)."""
 
-    async def main() -> ExecutionFeed:
-        feed = ExecutionFeed(config, sealer, kind, handler, fetch=fetch)
-        await feed.start()
-        give_up = time.monotonic() + DEADLINE
-        try:
-            while feed.stats.acknowledged < acknowledged:
-                assert time.monotonic() < give_up, f"only {feed.stats} of {acknowledged}"
-                await feed.run_once(wait=0.5)
-        finally:
-            await feed.close()
-        return feed
-
-    return asyncio.run(main())
+    return asyncio.run(
+        run_until(
+            ExecutionFeed(config, sealer, kind, handler, fetch=fetch),
+            lambda feed: feed.stats.acknowledged >= acknowledged,
+            lambda feed: f"only {feed.stats} of {acknowledged}",
+            DEADLINE,
+        )
+    )
 
 
 def wait_until_empty(config: ExecutionStreamConfig) -> None:

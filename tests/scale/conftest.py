@@ -12,10 +12,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import nats
@@ -119,20 +119,40 @@ def stored(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(log_record)).scalar_one())
 
 
+class QueueWorker(Protocol):
+    async def start(self) -> None: ...
+    async def run_once(self, wait: float = 1.0) -> int: ...
+    async def close(self) -> None: ...
+
+
+W = TypeVar("W", bound=QueueWorker)
+
+
+async def run_until(
+    worker: W, done: Callable[[W], bool], what: Callable[[W], str], deadline: float = 60.0
+) -> W:
+    """Start `worker` and fetch until `done` (fails with `what` after `deadline`); closed after."""
+    await worker.start()
+    give_up = time.monotonic() + deadline
+    try:
+        while not done(worker):
+            assert time.monotonic() < give_up, what(worker)
+            await worker.run_once(wait=0.5)
+    finally:
+        await worker.close()
+    return worker
+
+
 async def drain(
     queue: QueueConfig, engine: Engine, *, messages: int, deadline: float = 60.0
 ) -> LogWriter:
     """A writer that runs until it has acknowledged `messages` batches (fails after `deadline`)."""
-    writer = LogWriter(queue, log_store(engine), fetch=8)
-    await writer.start()
-    give_up = time.monotonic() + deadline
-    try:
-        while writer.counts.messages < messages:
-            assert time.monotonic() < give_up, f"only {writer.counts} of {messages} batches"
-            await writer.run_once(wait=0.5)
-    finally:
-        await writer.close()
-    return writer
+    return await run_until(
+        LogWriter(queue, log_store(engine), fetch=8),
+        lambda w: w.counts.messages >= messages,
+        lambda w: f"only {w.counts} of {messages} batches",
+        deadline,
+    )
 
 
 async def stream_messages(queue: QueueConfig) -> list[bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tests.rules.conftest import TEST_POLICIES
 from tests.scale.conftest import (
     DECISION,
     NATS_URL,
+    run_until,
     settings_for,
     stream_messages,
     unique_queue,
@@ -77,16 +77,11 @@ def _stored(engine: Engine) -> dict[str, Any]:
 
 
 async def _drain(queue: QueueConfig, engine: Engine, *, messages: int) -> DecisionWriter:
-    writer = DecisionWriter(queue, engine, fetch=8)
-    await writer.start()
-    give_up = time.monotonic() + 60
-    try:
-        while writer.counts.messages < messages:
-            assert time.monotonic() < give_up, f"only {writer.counts} of {messages} messages"
-            await writer.run_once(wait=0.5)
-    finally:
-        await writer.close()
-    return writer
+    return await run_until(
+        DecisionWriter(queue, engine, fetch=8),
+        lambda w: w.counts.messages >= messages,
+        lambda w: f"only {w.counts} of {messages} messages",
+    )
 
 
 def test_a_decision_is_answered_once_queued_and_written_by_a_writer(
