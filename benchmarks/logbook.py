@@ -423,7 +423,7 @@ def fill(engine: Engine, kind: str, up_to: int, rng: random.Random) -> dict[int,
             have += len(rows)
             print(f"    filled {have:,} records", end="\r", flush=True)
         with engine.begin() as conn:
-            conn.execute(
+            moved = conn.execute(
                 log_chain_head.update()
                 .where(
                     log_chain_head.c.organisation_id == ORG,
@@ -431,6 +431,16 @@ def fill(engine: Engine, kind: str, up_to: int, rng: random.Random) -> dict[int,
                 )
                 .values(last_sequence=sequence, last_hash=prev, updated_at=received)
             )
+            if moved.rowcount == 0:  # a fresh logbook: its chain starts here
+                conn.execute(
+                    log_chain_head.insert().values(
+                        organisation_id=ORG,
+                        chain_partition=DEFAULT_PARTITION,
+                        last_sequence=sequence,
+                        last_hash=prev,
+                        updated_at=received,
+                    )
+                )
         if rebuild:
             print(f"\n    building the trace and subject indexes over {have:,} records")
             with raw.driver_connection.cursor() as cursor:

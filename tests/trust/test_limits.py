@@ -47,6 +47,20 @@ def test_security_headers_on_portal_and_api(client: TestClient, path: str) -> No
         assert response.headers[name] == value, name
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert ("API-Version" in response.headers) == path.startswith("/api/")
+
+
+def test_a_header_the_route_set_is_kept(client: TestClient) -> None:
+    """Static files say how long they may be cached; the default no-store must not replace it."""
+    response = client.get("/static/vendor/utrecht-component-library.css")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] != "no-store"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def _assert_security_headers(response: httpx.Response) -> None:
+    for name, value in REQUIRED_HEADERS.items():
+        assert response.headers[name] == value, name
 
 
 def test_declared_oversized_body_is_refused_before_reading(client: TestClient) -> None:
@@ -60,6 +74,7 @@ def test_declared_oversized_body_is_refused_before_reading(client: TestClient) -
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["status"] == 413 and "4096 bytes" in problem["detail"]
+    _assert_security_headers(response)  # a refusal by the limits carries them too
 
 
 def test_streamed_oversized_body_is_refused(tmp_path: Path) -> None:
@@ -106,6 +121,7 @@ def test_login_attempts_are_rate_limited_per_address(client: TestClient) -> None
     refused = client.post("/medewerkers/inloggen", data={"medewerker": "fg"})
     assert refused.status_code == 429
     assert "Even geduld" in refused.text
+    _assert_security_headers(refused)
 
 
 def test_search_is_rate_limited_with_retry_after(client: TestClient) -> None:

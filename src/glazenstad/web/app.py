@@ -42,6 +42,7 @@ from glazenstad.web.api.v1 import sensors as sensors_api
 from glazenstad.web.api.v1 import signals as signals_api
 from glazenstad.web.api.v1 import status as status_api
 from glazenstad.web.api.v1.common import API_PREFIX, API_VERSION
+from glazenstad.web.headers import ResponseHeaders
 from glazenstad.web.limits import BodyLimit, RateLimit, RateLimits
 from glazenstad.web.oidc.tokens import AccessTokenValidator
 from glazenstad.web.openapi import openapi_document as built_openapi
@@ -57,20 +58,6 @@ from glazenstad.web.problems import (
 from glazenstad.web.staff import StaffSessions, directory_for
 from glazenstad.web.state import AppState
 from glazenstad.web.systems import clients_for, install_token_validator, oauth_clients
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    ),
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    "Cache-Control": "no-store",
-    # Browsers honour it only over HTTPS, where the platform belongs (NL API Design Rules).
-    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
-}
 
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
@@ -171,17 +158,6 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for kind in STORAGE_ERRORS:  # a database away or full: 503/507 with Retry-After, not 500
         app.add_exception_handler(kind, _storage_error)
 
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith(API_PREFIX):
-            response.headers["API-Version"] = API_VERSION
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
     app.add_middleware(
         RateLimit,
         limits=RateLimits(
@@ -191,6 +167,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         ),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    # Outermost, so that a refusal by the limits carries the headers too.
+    app.add_middleware(ResponseHeaders)
     return app
 
 

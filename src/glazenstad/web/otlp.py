@@ -79,7 +79,8 @@ async def export_traces(request: Request) -> Response:
         return Response(
             error_response(str(exc), answer_type), status_code=exc.status, media_type=answer_type
         )
-    organisations = state.register.snapshot().organisations  # once: it may ask the database
+    # Once per request, and in a worker: it asks the database whether the register changed.
+    organisations = (await run_in_threadpool(state.register.snapshot)).organisations
     reasons: list[str] = []
     records: list[dict[str, Any]] = []
     positions: list[int] = []
