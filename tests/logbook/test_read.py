@@ -281,6 +281,11 @@ def test_pagination_and_cap(log: LogStore) -> None:
         "cap": 10_000,
     }
     assert read(log, subject, page=4, page_size=3).items == []  # past the end, within the cap
+    # A first page with room to spare holds every match: its total is what it holds.
+    whole = read(log, subject, page=1, page_size=10)
+    assert (spans(whole), whole.total, whole.truncated) == (by_start, 7, False)
+    assert whole.to_response()["pagination"]["pages"] == 1
+    assert read(log, subject, page=2, page_size=10).total == 7  # counted, past the end
 
     # A cap of 5: only the first five by start time are reachable, and the result says so.
     first = read(log, subject, page=1, page_size=3, cap=5)
