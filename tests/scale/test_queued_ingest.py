@@ -14,6 +14,7 @@ from pathlib import Path
 import nats
 import pytest
 from fastapi.testclient import TestClient
+from nats.aio.msg import Msg
 from sqlalchemy import Engine, func, select
 
 from glazenstad.db.engine import make_engine
@@ -21,7 +22,7 @@ from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.record import ATTR_ACTIVITY, ATTR_SUBJECT_ID, ATTR_SUBJECT_TYPE
 from glazenstad.logbook.store import screen
 from glazenstad.logbook.stream import QueueConfig
-from glazenstad.logbook.stream_writer import LogWriter
+from glazenstad.logbook.stream_writer import LogWriter, Settlement
 from glazenstad.logbook.tables import log_record
 from glazenstad.logbook.verify import verify
 from glazenstad.register.loader import load_register
@@ -171,6 +172,48 @@ def test_a_writer_that_dies_before_acking_loses_and_doubles_nothing(
         assert stored(engine) == spans == 20
         result = verify(engine, ORG)
         assert result.ok and result.records == 20
+    finally:
+        engine.dispose()
+
+
+def test_a_write_slower_than_ack_wait_keeps_its_batch(
+    front: TestClient, queue: QueueConfig, database_url: str
+) -> None:
+    """A writer reports progress while it writes, so JetStream does not hand the batch to
+    another writer that is fetching meanwhile."""
+    _post(front, [make_record() for _ in range(3)])
+    engine = make_engine(database_url)
+
+    class SlowWriter(LogWriter):
+        def write(self, messages: list[Msg]) -> Settlement:
+            time.sleep(queue.ack_wait * 1.75)
+            return super().write(messages)
+
+    async def slow_and_another() -> tuple[SlowWriter, list[Msg]]:
+        slow = SlowWriter(queue, log_store(engine), fetch=8)
+        other = LogWriter(queue, log_store(engine), fetch=8)
+        await slow.start()
+        await other.start()
+        try:
+            fetched = await slow.pull(wait=5)
+            assert len(fetched) == 1
+
+            async def write_and_settle() -> None:
+                await slow.settle(await slow.written(fetched))
+
+            _, handed_again = await asyncio.gather(
+                write_and_settle(), other.pull(wait=queue.ack_wait * 2.5)
+            )
+        finally:
+            await slow.close()
+            await other.close()
+        return slow, handed_again
+
+    try:
+        slow, handed_again = asyncio.run(slow_and_another())
+        assert handed_again == []
+        assert (slow.counts.messages, slow.counts.accepted, slow.counts.duplicates) == (1, 3, 0)
+        assert stored(engine) == 3
     finally:
         engine.dispose()
 

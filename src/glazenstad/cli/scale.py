@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,7 +50,7 @@ def writer(
 
     async def main() -> None:
         log_writer = LogWriter(queue, logbook, fetch=fetch)
-        workers: list[PullWriter] = [log_writer]
+        workers: list[PullWriter[Any]] = [log_writer]
         decision_writer = None
         if decisions is not None:
             decision_writer = DecisionWriter(decisions, engine, fetch=fetch)

@@ -19,7 +19,8 @@ and acknowledges a message to the broker after its commit. With NATS the two hal
   naks it with a delay when the handler raised, and tells JetStream "in progress" while a slow
   commit runs so the batch is not handed to another feed meanwhile. A feed that dies before
   acknowledging leaves the batch to be delivered again after `ack_wait`; the pipelines skip what
-  they stored already, so every scan and measurement is stored once.
+  they stored already, so every scan and measurement is stored once. The queue side is the
+  logbook writers' (`glazenstad.logbook.stream_writer.PullWriter`).
 
 The stream has work-queue retention (a message is gone once a feed acknowledged it), file
 storage and `GLAZENSTAD_NATS_REPLICAS` replicas, like the logbook queue (ADR 13); bridges and
@@ -33,7 +34,6 @@ import asyncio
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,14 +41,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 from urllib.parse import quote, unquote
 
 import nats
-from nats.js.api import AckPolicy, ConsumerConfig, PubAck
-from nats.js.errors import NotFoundError
+from nats.js.api import PubAck
 from sqlalchemy import Engine
 
 from glazenstad.db.base import utcnow
 from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
 from glazenstad.execution.sealing import Sealer, SealError, SealingKeyError
 from glazenstad.logbook.stream import QueueConfig, StreamUnavailable, connect, ensure_stream
+from glazenstad.logbook.stream_writer import PullWriter, QueueCounts, Settlement
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -90,18 +90,17 @@ class BridgeKeyMissing(SealingKeyError):
 
 
 @dataclass(frozen=True)
-class ExecutionStreamConfig:
-    """Where the execution stream is and how it is shaped; one per deployment (settings)."""
+class ExecutionStreamConfig(QueueConfig):
+    """Where the execution stream is and how it is shaped; one per deployment (settings).
 
-    url: str
+    Connected and shaped as the logbook queue (ADR 13), but with a consumer per kind.
+    """
+
     stream: str = "GLAZENSTAD_EXECUTION"
     subject: str = "glazenstad.execution"
+    consumer: str = ""  # none for the whole stream: see `consumer_for`
     parking_consumer: str = "parking-pipeline"
     sensor_consumer: str = "sensor-pipeline"
-    replicas: int = 1
-    ack_wait: float = 30.0
-    publish_timeout: float = 5.0
-    connect_timeout: float = 2.0
     # Seconds before a batch whose pipeline failed is delivered again.
     retry_delay: float = 2.0
     # A message sealed with a key this feed does not have waits this long before it is offered
@@ -123,26 +122,8 @@ class ExecutionStreamConfig:
             ack_wait=settings.nats_ack_wait,
         )
 
-    @property
-    def queue(self) -> QueueConfig:
-        """The same connection and stream shape as the logbook queue (`connect`,
-        `ensure_stream`)."""
-        return QueueConfig(
-            url=self.url,
-            stream=self.stream,
-            subject=self.subject,
-            consumer="",
-            replicas=self.replicas,
-            ack_wait=self.ack_wait,
-            publish_timeout=self.publish_timeout,
-            connect_timeout=self.connect_timeout,
-        )
-
-    def subject_for(self, kind: Kind, organisation_id: str) -> str:
-        return f"{self.subject}.{kind}.{organisation_id}"
-
     def filter_for(self, kind: Kind) -> str:
-        return f"{self.subject}.{kind}.>"
+        return self.subject_for(kind, ">")
 
     def consumer_for(self, kind: Kind) -> str:
         return self.parking_consumer if kind == SCANS else self.sensor_consumer
@@ -289,11 +270,10 @@ class JetStreamBridge:
             raise
 
     async def _connect(self) -> None:
-        queue = self.config.queue
-        client = await connect(queue, name="glazenstad-jetstream-bridge")
+        client = await connect(self.config, name="glazenstad-jetstream-bridge")
         js = client.jetstream(timeout=self.config.publish_timeout)
         try:
-            await ensure_stream(js, queue)
+            await ensure_stream(js, self.config)
         except (nats.errors.Error, TimeoutError) as exc:
             await client.close()
             raise StreamUnavailable(f"JetStream stream {self.config.stream}: {exc}") from exc
@@ -438,11 +418,10 @@ def run_bridge(
 
 
 @dataclass
-class FeedStats:
+class FeedStats(QueueCounts):
     """What a feed did; `received` and `acknowledged` as the MQTT consumer counts them."""
 
     received: int = 0
-    acknowledged: int = 0
     redelivered: int = 0
     batches: int = 0
     handler_failures: int = 0
@@ -450,6 +429,11 @@ class FeedStats:
     terminated: int = 0
     # Sealed with a key this feed lacks: offered again later.
     waiting_for_key: int = 0
+
+    @property
+    def acknowledged(self) -> int:
+        """The MQTT consumer's name for `messages`: progress lines read alike for both."""
+        return self.messages
 
 
 @dataclass
@@ -462,8 +446,12 @@ class Opened:
     later: list[Msg] = field(default_factory=list)
 
 
-class ExecutionFeed:
-    """Pulls one kind from the shared durable consumer and hands batches to a pipeline."""
+class ExecutionFeed(PullWriter[FeedStats]):
+    """Pulls one kind from its shared durable consumer and hands batches to a pipeline."""
+
+    config: ExecutionStreamConfig
+    pending_fetches = 4
+    log = _log
 
     def __init__(
         self,
@@ -476,68 +464,23 @@ class ExecutionFeed:
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        if fetch < 1:
-            raise ValueError("fetch must be at least 1")
-        self.config = config
+        super().__init__(
+            config,
+            FeedStats(),
+            fetch=fetch,
+            consumer=config.consumer_for(kind),
+            filter_subject=config.filter_for(kind),
+            retry_delay=config.retry_delay,
+        )
+        self.name = f"{kind}-feed"
         self.sealer = sealer
         self.kind: Kind = kind
         self.handler = handler
-        self.fetch = fetch
-        self.stats = FeedStats()
-        self._client: Client | None = None
-        self._subscription: JetStreamContext.PullSubscription | None = None
 
-    async def start(self, attempts: int = 5) -> None:
-        """Connect, and create the stream and this kind's consumer when missing.
-
-        No server at all fails at once (StreamUnavailable). A cluster that answers but cannot
-        create the stream or the consumer yet (a leader election, a node starting) is asked
-        again, `attempts` times in all.
-        """
-        queue = self.config.queue
-        self._client = await connect(queue, name=f"glazenstad-{self.kind}-feed")
-        # Creating a replicated consumer takes a round of Raft: more than a publish.
-        js = self._client.jetstream(timeout=max(10.0, self.config.publish_timeout))
-        durable = self.config.consumer_for(self.kind)
-        wanted = ConsumerConfig(
-            durable_name=durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.config.ack_wait,
-            max_ack_pending=max(1000, self.fetch * 4),
-            filter_subject=self.config.filter_for(self.kind),
-        )
-        for attempt in range(1, attempts + 1):
-            try:
-                await ensure_stream(js, queue)
-                try:
-                    await js.consumer_info(self.config.stream, durable)
-                except NotFoundError:
-                    await js.add_consumer(self.config.stream, wanted)
-                self._subscription = await js.pull_subscribe(
-                    self.config.filter_for(self.kind), durable=durable, stream=self.config.stream
-                )
-                return
-            except (nats.errors.Error, TimeoutError) as exc:
-                if attempt == attempts:
-                    await self.close()
-                    raise StreamUnavailable(
-                        f"JetStream stream {self.config.stream}, consumer {durable}: {exc}"
-                    ) from exc
-                _log.warning(
-                    "JetStream stream %s, consumer %s not ready (%s); asking again",
-                    self.config.stream,
-                    durable,
-                    type(exc).__name__,
-                )
-                await asyncio.sleep(max(1.0, self.config.retry_delay))
-
-    async def pull(self, wait: float = 1.0) -> list[Msg]:
-        """Up to `fetch` messages; none when nothing arrives within `wait` seconds."""
-        assert self._subscription is not None, "call start() first"
-        try:
-            return await self._subscription.fetch(self.fetch, timeout=wait)
-        except TimeoutError:
-            return []
+    @property
+    def stats(self) -> FeedStats:
+        """`counts` under the name the MQTT consumer uses (progress output, tests)."""
+        return self.counts
 
     def open(self, fetched: Sequence[Msg]) -> Opened:
         """Unseal the fetched messages (CPU work: run it off the event loop)."""
@@ -555,97 +498,35 @@ class ExecutionFeed:
             opened.carriers.append(msg)
         return opened
 
-    async def handle(self, opened: Opened) -> bool:
-        """Run the handler on a thread; True when it returned (committed).
-
-        While it runs, the messages are reported in progress every third of `ack_wait`, so a
-        slow commit does not make JetStream hand them to another feed.
-        """
-        work = asyncio.ensure_future(asyncio.to_thread(self.handler, opened.messages))
-        beat = max(0.5, self.config.ack_wait / 3)
-        while True:
-            done, _pending = await asyncio.wait({work}, timeout=beat)
-            if done:
-                break
-            for msg in opened.carriers:
-                try:
-                    await msg.in_progress()
-                except nats.errors.Error:  # the connection is away: redelivery covers it
-                    break
-        try:
-            work.result()
-        except Exception as exc:
-            self.stats.handler_failures += 1
-            _log.error(
-                "%s pipeline failed on a batch of %d (%s); delivered again in %.0fs",
-                self.kind,
-                len(opened.messages),
-                type(exc).__name__,
-                self.config.retry_delay,
-            )
-            return False
-        return True
-
-    async def settle(self, opened: Opened, handled: bool) -> None:
-        """Acknowledge what is committed (or nak it), terminate the unreadable."""
-        if handled:
-            for msg in opened.carriers:
-                await msg.ack()
-            self.stats.acknowledged += len(opened.carriers)
-            self.stats.batches += 1
-        else:
-            for msg in opened.carriers:
-                await msg.nak(delay=self.config.retry_delay)
-        for msg in opened.terminate:
-            await msg.term()
-        for msg in opened.later:
-            await msg.nak(delay=self.config.unknown_key_delay)
+    def write(self, messages: list[Msg]) -> Settlement:
+        """Open the batch and hand it to the pipeline; acknowledged once the handler returned
+        (committed), delivered again when it raised. Runs in a thread."""
+        self.stats.received += len(messages)
+        opened = self.open(messages)
+        self.stats.redelivered += sum(1 for m in opened.messages if m.duplicate)
         self.stats.terminated += len(opened.terminate)
         self.stats.waiting_for_key += len(opened.later)
-
-    async def run_once(self, wait: float = 1.0) -> int:
-        """One fetch, handled and settled; the number of messages fetched."""
-        fetched = await self.pull(wait)
-        if not fetched:
-            return 0
-        self.stats.received += len(fetched)
-        opened = await asyncio.to_thread(self.open, fetched)
-        self.stats.redelivered += sum(1 for m in opened.messages if m.duplicate)
-        handled = await self.handle(opened) if opened.messages else True
-        await self.settle(opened, handled)
-        return len(fetched)
-
-    async def run(
-        self,
-        stop: threading.Event,
-        *,
-        report: Callable[[FeedStats], None] | None = None,
-        every: float = 1.0,
-        until_idle: bool = False,
-    ) -> FeedStats:
-        """Feed the pipeline until `stop` is set (or, with `until_idle`, a fetch finds none)."""
-        last = time.monotonic()
-        while not stop.is_set():
+        settlement = Settlement(
+            terminate=opened.terminate,
+            later=[(msg, self.config.unknown_key_delay) for msg in opened.later],
+        )
+        if opened.messages:
             try:
-                fetched = await self.run_once()
-            except (nats.errors.Error, OSError) as exc:  # NATS away: the client reconnects
-                _log.warning("fetching from %s failed: %s", self.config.stream, exc)
-                await asyncio.sleep(self.config.retry_delay)
-                continue
-            if report is not None and time.monotonic() - last >= every:
-                report(self.stats)
-                last = time.monotonic()
-            if not fetched and until_idle:
-                break
-        if report is not None:
-            report(self.stats)
-        return self.stats
-
-    async def close(self) -> None:
-        """Close the connection; unacknowledged messages go to other feeds after ack_wait."""
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+                self.handler(opened.messages)
+            except Exception as exc:
+                self.stats.handler_failures += 1
+                _log.error(
+                    "%s pipeline failed on a batch of %d (%s); delivered again in %.0fs",
+                    self.kind,
+                    len(opened.messages),
+                    type(exc).__name__,
+                    self.retry_delay,
+                )
+                settlement.retry = opened.carriers
+                return settlement
+        settlement.ack = opened.carriers
+        self.stats.batches += 1
+        return settlement
 
 
 def _sequence(msg: Msg) -> str:

@@ -71,9 +71,10 @@ class QueueConfig:
     def servers(self) -> list[str]:
         return [part.strip() for part in self.url.split(",") if part.strip()]
 
-    def subject_for(self, organisation_id: str) -> str:
-        """One subject per organisation (slugs hold no dots or wildcards)."""
-        return f"{self.subject}.{organisation_id}"
+    def subject_for(self, *tokens: str) -> str:
+        """A subject under the stream's prefix; the logbook has one per organisation, the
+        execution stream one per kind and organisation (slugs hold no dots or wildcards)."""
+        return ".".join((self.subject, *tokens))
 
 
 async def _report(error: Exception) -> None:
@@ -123,12 +124,22 @@ async def ensure_stream(js: JetStreamContext, config: QueueConfig) -> None:
     _log.info("created JetStream stream %s (%d replicas)", config.stream, config.replicas)
 
 
-def consumer_config(config: QueueConfig, max_ack_pending: int) -> ConsumerConfig:
-    """The writers' shared durable pull consumer: explicit acks, redelivery after ack_wait."""
+def consumer_config(
+    config: QueueConfig,
+    max_ack_pending: int,
+    *,
+    durable: str | None = None,
+    filter_subject: str | None = None,
+) -> ConsumerConfig:
+    """The writers' shared durable pull consumer: explicit acks, redelivery after ack_wait.
+
+    By default it takes the whole stream as `config.consumer`; a stream that holds several
+    kinds of message (the execution stream) has a consumer of its own for each.
+    """
     return ConsumerConfig(
-        durable_name=config.consumer,
+        durable_name=durable or config.consumer,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=config.ack_wait,
         max_ack_pending=max_ack_pending,
-        filter_subject=f"{config.subject}.>",
+        filter_subject=filter_subject or f"{config.subject}.>",
     )

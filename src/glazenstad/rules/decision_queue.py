@@ -116,16 +116,14 @@ class DecisionCounts(QueueCounts):
     already_stored: int = 0
 
 
-class DecisionWriter(PullWriter):
+class DecisionWriter(PullWriter[DecisionCounts]):
     """Writes queued decisions into the decision log, one transaction per fetch."""
 
     name = "decision-writer"
-    counts: DecisionCounts
 
     def __init__(self, config: QueueConfig, engine: Engine, *, fetch: int = 64) -> None:
-        super().__init__(config, fetch=fetch)
+        super().__init__(config, DecisionCounts(), fetch=fetch)
         self.engine = engine
-        self.counts = DecisionCounts()
 
     def write(self, messages: list[Msg]) -> Settlement:
         settlement = Settlement()
