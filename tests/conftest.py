@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -246,3 +247,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     (`--dist loadfile`), a heavy file collected last would leave one worker running it alone
     at the end while the other idles."""
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+    for item in items:
+        _name_the_operation(item)
+    shared = [node for node, count in Counter(item.nodeid for item in items).items() if count > 1]
+    if shared:  # pytest-xdist would run one test of each such id and drop the others unseen
+        raise pytest.UsageError(f"tests share a node id: {', '.join(shared[:5])}")
+
+
+def _name_the_operation(item: pytest.Item) -> None:
+    """Give each schemathesis operation test a node id of its own.
+
+    schemathesis names an operation's test `test_x[GET /path]` but leaves every operation
+    under the node id `test_x`. pytest-xdist schedules and reports by node id, so under
+    `bin/test` all operations but one of each contract test would silently not run.
+    """
+    if "[" in item.name and not item.nodeid.endswith("]") and item.parent is not None:
+        item._id = item.parent.id.child(item.name)  # what pytest derives from a node's name

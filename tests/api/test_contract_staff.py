@@ -48,6 +48,12 @@ def _authenticated() -> schemathesis.BaseSchema:
         "404",
         "409",
     ]
+    # A batch over its item limit is refused as too large (413 problem, see test_limits.py),
+    # like a body over its byte limit: a refusal, not an acceptance of the invalid batch.
+    schema.config.checks.negative_data_rejection.expected_statuses = [
+        *schema.config.checks.negative_data_rejection.expected_statuses,
+        "413",
+    ]
     return schema
 
 
