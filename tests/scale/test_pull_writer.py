@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
 import pytest
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from sqlalchemy import create_engine
 
 from glazenstad.logbook.stream import QueueConfig, StreamUnavailable
@@ -58,6 +60,22 @@ async def _publish(queue: QueueConfig, *subjects: str) -> None:
         await publisher.close()
 
 
+@contextlib.asynccontextmanager
+async def _subjects_taken(queue: QueueConfig) -> AsyncIterator[tuple[JetStreamContext, str]]:
+    """Another stream holds the queue's subjects, so the queue's own stream cannot be made
+    (JetStream answers, but refuses, as while a cluster elects a leader). Yields it by name."""
+    blocker = f"{queue.stream}_BLOCKER"
+    client = await nats.connect(NATS_URL)
+    js = client.jetstream()
+    await js.add_stream(name=blocker, subjects=[f"{queue.subject}.>"])
+    try:
+        yield js, blocker
+    finally:
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(blocker)
+        await client.close()
+
+
 async def _collect(writer: Collector, *, wait: float = 0.5) -> Collector:
     await writer.start()
     try:
@@ -72,28 +90,22 @@ def test_start_asks_again_while_the_stream_cannot_be_created(
     queue: QueueConfig, caplog: pytest.LogCaptureFixture
 ) -> None:
     """As while a cluster elects a leader: JetStream answers, but refuses for a while."""
-    blocker = f"{queue.stream}_BLOCKER"  # takes the queue's subjects, so the queue cannot
 
     async def scenario() -> QueueCounts:
-        client = await nats.connect(NATS_URL)
-        js = client.jetstream()
-        await js.add_stream(name=blocker, subjects=[f"{queue.subject}.>"])
-        writer = DecisionWriter(queue, create_engine("sqlite://"))
-        try:
-            starting = asyncio.create_task(writer.start())
-            while not any(r.name == WRITER_LOG for r in caplog.records):
-                assert not starting.done(), "start gave up or succeeded at the first refusal"
-                await asyncio.sleep(0.05)
-            await js.delete_stream(blocker)
-            await asyncio.wait_for(starting, 30)
-            consumer = await js.consumer_info(queue.stream, queue.consumer)
-            assert consumer.config.filter_subject == f"{queue.subject}.>"
-            return await writer.run(asyncio.Event(), until_idle=True)
-        finally:
-            await writer.close()
-            with contextlib.suppress(nats.js.errors.NotFoundError):
+        async with _subjects_taken(queue) as (js, blocker):
+            writer = DecisionWriter(queue, create_engine("sqlite://"))
+            try:
+                starting = asyncio.create_task(writer.start())
+                while not any(r.name == WRITER_LOG for r in caplog.records):
+                    assert not starting.done(), "start gave up or succeeded at the first refusal"
+                    await asyncio.sleep(0.05)
                 await js.delete_stream(blocker)
-            await client.close()
+                await asyncio.wait_for(starting, 30)
+                consumer = await js.consumer_info(queue.stream, queue.consumer)
+                assert consumer.config.filter_subject == f"{queue.subject}.>"
+                return await writer.run(asyncio.Event(), until_idle=True)
+            finally:
+                await writer.close()
 
     with caplog.at_level(logging.WARNING, logger=WRITER_LOG):
         counts = asyncio.run(scenario())
@@ -106,19 +118,11 @@ def test_start_asks_again_while_the_stream_cannot_be_created(
 
 
 def test_start_gives_up_after_its_attempts(queue: QueueConfig) -> None:
-    blocker = f"{queue.stream}_BLOCKER"
-
     async def scenario() -> DecisionWriter:
-        client = await nats.connect(NATS_URL)
-        js = client.jetstream()
-        await js.add_stream(name=blocker, subjects=[f"{queue.subject}.>"])
-        writer = DecisionWriter(queue, create_engine("sqlite://"))
-        try:
+        async with _subjects_taken(queue):
+            writer = DecisionWriter(queue, create_engine("sqlite://"))
             with pytest.raises(StreamUnavailable, match=f"consumer {queue.consumer}"):
                 await writer.start(attempts=2)
-        finally:
-            await js.delete_stream(blocker)
-            await client.close()
         return writer
 
     writer = asyncio.run(scenario())
