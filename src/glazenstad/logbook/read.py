@@ -55,7 +55,7 @@ from glazenstad.logbook.record import (
 )
 from glazenstad.logbook.tables import log_record
 from glazenstad.register.model import KIND_ACTIVITY, ProcessingActivity, parse_entry
-from glazenstad.register.store import RegisterStore
+from glazenstad.register.store import RegisterSnapshot, RegisterStore
 from glazenstad.register.tables import register_entry_version
 
 DEFAULT_PAGE_SIZE: Final = 100
@@ -357,10 +357,10 @@ def record_item(row: Any, *, resident: bool) -> dict[str, Any]:
 
 
 def logbook_metadata(
-    register_store: RegisterStore, organisation_id: str, logbook_id: str | None = None
+    snapshot: RegisterSnapshot, organisation_id: str, logbook_id: str | None = None
 ) -> dict[str, str]:
     """`{logbookId, organizationName}`; the name comes from the current register."""
-    register = register_store.snapshot().organisation(organisation_id)
+    register = snapshot.organisation(organisation_id)
     name = register.org.name if register is not None else organisation_id
     return {"logbookId": logbook_id or organisation_id, "organizationName": name}
 
@@ -377,18 +377,22 @@ def read_processing(
     page_size: int = DEFAULT_PAGE_SIZE,
     cap: int = DEFAULT_CAP,
     logbook_id: str | None = None,
+    snapshot: RegisterSnapshot | None = None,
 ) -> ReadResult:
     """Answer a read-extension request for one organisation's logbook (one page of it).
 
     Raises `ReadError` for a resident read without a subject filter, bad paging values or a
-    page beyond the cap. Log the read itself with `access_request_record`.
+    page beyond the cap. Log the read itself with `access_request_record`. `snapshot` is the
+    register the caller already holds (asking the store for it is a query).
     """
     conditions = _conditions(
         register_store, pseudonymizer, organisation_id, filter, resident=resident
     )
     found = _select_page(engine, conditions, page, page_size, cap)
     return ReadResult(
-        metadata=logbook_metadata(register_store, organisation_id, logbook_id),
+        metadata=logbook_metadata(
+            snapshot or register_store.snapshot(), organisation_id, logbook_id
+        ),
         items=[record_item(row, resident=resident) for row in found.rows],
         page=found.page,
         page_size=found.page_size,

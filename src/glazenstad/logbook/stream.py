@@ -125,21 +125,17 @@ async def ensure_stream(js: JetStreamContext, config: QueueConfig) -> None:
 
 
 def consumer_config(
-    config: QueueConfig,
-    max_ack_pending: int,
-    *,
-    durable: str | None = None,
-    filter_subject: str | None = None,
+    config: QueueConfig, max_ack_pending: int, *, durable: str, filter_subject: str
 ) -> ConsumerConfig:
-    """The writers' shared durable pull consumer: explicit acks, redelivery after ack_wait.
+    """A writers' shared durable pull consumer: explicit acks, redelivery after ack_wait.
 
-    By default it takes the whole stream as `config.consumer`; a stream that holds several
-    kinds of message (the execution stream) has a consumer of its own for each.
+    `PullWriter` names it and its subjects: the whole stream as `config.consumer`, or, for a
+    stream that holds several kinds of message (the execution stream), one kind each.
     """
     return ConsumerConfig(
-        durable_name=durable or config.consumer,
+        durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=config.ack_wait,
         max_ack_pending=max_ack_pending,
-        filter_subject=filter_subject or f"{config.subject}.>",
+        filter_subject=filter_subject,
     )

@@ -1,9 +1,8 @@
 """Headers every response carries: the API version on the API, security headers everywhere.
 
 A plain ASGI middleware rather than Starlette's `@app.middleware("http")`: that wrapper runs
-each request in a task of its own and streams the response through a memory channel, which
-costs about a millisecond of a resident's read on this platform's two-core machines, for what
-is only adding headers to the response's first message.
+each request in a task of its own and streams the response through a memory channel, work on
+every request for what is only adding headers to the response's first message.
 """
 
 from __future__ import annotations

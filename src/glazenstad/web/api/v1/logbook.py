@@ -230,7 +230,8 @@ def _read_and_log(
     Each step asks the database, so none may run on the event loop; one hop to a worker
     instead of one per step keeps the read's latency to the queries themselves.
     """
-    register = state.register.snapshot().organisation(organisation_id)
+    snapshot = state.register.snapshot()
+    register = snapshot.organisation(organisation_id)
     if register is None:
         raise ProblemError(404, f"Organisatie '{organisation_id}' staat niet in het register.")
     started = int(time.time() * 1000)
@@ -246,6 +247,7 @@ def _read_and_log(
                 resident=False,
                 page=page,
                 page_size=page_size,
+                snapshot=snapshot,
             )
         )
     except ReadError as exc:
