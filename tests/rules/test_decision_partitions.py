@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 from typing import Any
 
@@ -142,6 +142,28 @@ def test_retried_writes_store_each_decision_once(engine: Engine) -> None:
     with pytest.raises(IntegrityError, match=DUPLICATE):
         write(engine, [fresh, dict(fresh)])
     assert len(stored(engine)) == 4
+
+
+def test_rows_are_stored_as_given_whatever_their_text(engine: Engine) -> None:
+    # PostgreSQL takes the rows by COPY, whose text format gives tab, newline, carriage return
+    # and backslash a meaning of their own; SQLite by executemany.
+    awkward = 'Zorg\tën Welzijn\n\\N \\ \r"quoted" café'
+    given = row(datetime(2026, 3, 29, 3, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))))
+    given |= {
+        "department": awkward,
+        "purpose": awkward,
+        "policy_version": None,
+        "compiled_hash": None,
+        "rules": ["r\t1", "ë"],
+        "break_glass": True,
+        "request": {"context": {"justification": awkward, "time": 1.5, "consent": []}, "n": None},
+    }
+    plain = row(in_month(0))
+    assert write(engine, [given, plain]) == 2
+    first, second = stored(engine)
+    assert {k: v for k, v in first.items() if k != "id"} == given
+    assert first["decided_at"] == datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=UTC)
+    assert {k: v for k, v in second.items() if k != "id"} == plain
 
 
 def test_a_redelivered_queue_message_is_written_once(engine: Engine) -> None:

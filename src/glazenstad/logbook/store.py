@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from glazenstad.db.base import utcnow
+from glazenstad.db.copy import copy_lines, copy_text
 from glazenstad.db.dialect import dialect_insert
 from glazenstad.logbook.chain import content_digest, json_text, link, timestamp_text
 from glazenstad.logbook.pseudonym import Pseudonymizer
@@ -173,37 +173,44 @@ class ActivityResolver:
         self.register_store = register_store
 
     def resolve(
-        self, organisation_id: str, items: Sequence[tuple[str, int]]
+        self,
+        organisation_id: str,
+        items: Sequence[tuple[str, int]],
+        conn: Connection | None = None,
     ) -> list[ResolvedActivity]:
+        """One version per item; on `conn` if given (a writer's, saving a connection checkout
+        and its liveness ping per batch), else on a connection of its own."""
+        if conn is None:
+            with self.register_store.engine.connect() as own:
+                return self.resolve(organisation_id, items, own)
         uris = sorted({uri for uri, _ in items})
         versions: dict[str, list[ResolvedActivity]] = defaultdict(list)
         times: dict[str, list[int]] = defaultdict(list)
         v = register_entry_version
-        with self.register_store.engine.connect() as conn:
-            for start in range(0, len(uris), _LOOKUP_CHUNK):
-                chunk = uris[start : start + _LOOKUP_CHUNK]
-                query = (
-                    select(
-                        v.c.uri,
-                        v.c.recorded_at,
-                        v.c.version,
-                        v.c.removed,
-                        v.c.kind,
-                        v.c.organisation_id,
-                    )
-                    .where(v.c.uri.in_(chunk))
-                    .order_by(v.c.uri, v.c.recorded_at, v.c.version)
+        for start in range(0, len(uris), _LOOKUP_CHUNK):
+            chunk = uris[start : start + _LOOKUP_CHUNK]
+            query = (
+                select(
+                    v.c.uri,
+                    v.c.recorded_at,
+                    v.c.version,
+                    v.c.removed,
+                    v.c.kind,
+                    v.c.organisation_id,
                 )
-                for row in conn.execute(query):
-                    known = (
-                        row.kind == KIND_ACTIVITY
-                        and not row.removed
-                        and row.organisation_id == organisation_id
-                    )
-                    versions[row.uri].append(
-                        ResolvedActivity(True, row.version) if known else UNRESOLVED
-                    )
-                    times[row.uri].append(_micros(row.recorded_at))
+                .where(v.c.uri.in_(chunk))
+                .order_by(v.c.uri, v.c.recorded_at, v.c.version)
+            )
+            for row in conn.execute(query):
+                known = (
+                    row.kind == KIND_ACTIVITY
+                    and not row.removed
+                    and row.organisation_id == organisation_id
+                )
+                versions[row.uri].append(
+                    ResolvedActivity(True, row.version) if known else UNRESOLVED
+                )
+                times[row.uri].append(_micros(row.recorded_at))
         result: list[ResolvedActivity] = []
         for uri, moment_ms in items:
             position = bisect.bisect_right(times[uri], moment_ms * 1000) if uri in times else 0
@@ -235,16 +242,6 @@ _PARTITION = COLUMNS.index("chain_partition")
 _SEQUENCE = COLUMNS.index("sequence")
 _PREV_HASH = COLUMNS.index("prev_hash")
 _RECORD_HASH = COLUMNS.index("record_hash")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def _copy_text(value: str | None) -> str:
-    """A value in COPY text format: NULL as \\N, the four special characters escaped."""
-    if value is None:
-        return "\\N"
-    if "\\" in value or "\n" in value or "\r" in value or "\t" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
 
 
 def screen(records: Iterable[Any]) -> tuple[list[tuple[int, LogRecord]], IngestResult]:
@@ -324,8 +321,8 @@ class LogStore:
         candidates, result = screen(records)
         if candidates:
             received = received_at or utcnow()
-            batch = self._prepare(organisation_id, candidates, received, pseudonymised)
             with self.engine.connect() as conn:
+                batch = self._prepare(organisation_id, candidates, received, pseudonymised, conn)
                 # On PostgreSQL the batch is written without looking for stored duplicates
                 # first: they are rare (a client re-sending after a lost answer), and the
                 # unique index refuses them anyway. When it does, the batch is written again,
@@ -345,7 +342,7 @@ class LogStore:
                             pseudonymised,
                         )
                         break
-                    except (IntegrityError, psycopg.errors.UniqueViolation):
+                    except IntegrityError:
                         conn.rollback()
                         if attempt == _ATTEMPTS - 1:
                             raise
@@ -378,7 +375,7 @@ class LogStore:
         rejected: list[Rejected] = []
         lines: list[str] = []
         rows: list[list[Any]] = []
-        head = f"{_copy_text(organisation_id)}\t{_copy_text(partition)}\t"
+        head = f"{copy_text(organisation_id)}\t{copy_text(partition)}\t"
         unknown = 0
         sequence, prev_hash = last_sequence, last_hash
         for i, (index, record, digest) in enumerate(
@@ -437,11 +434,17 @@ class LogStore:
         organisation_id: str,
         candidates: list[tuple[int, LogRecord]],
         received: datetime,
-        pseudonymised: bool = False,
+        pseudonymised: bool,
+        conn: Connection,
     ) -> _Batch:
-        """Pseudonyms, register lookups, serialization and content digests: all before locking."""
+        """Pseudonyms, register lookups, serialization and content digests: all before locking.
+
+        The register is read on the writer's connection, before its transaction writes.
+        """
         resolved = self.resolver.resolve(
-            organisation_id, [(r.processing_activity_id, r.start_time) for _, r in candidates]
+            organisation_id,
+            [(r.processing_activity_id, r.start_time) for _, r in candidates],
+            conn,
         )
         received_text = timestamp_text(received)
         copy = self.engine.dialect.name == "postgresql"
@@ -498,18 +501,18 @@ class LogStore:
                             record.trace_id,
                             record.span_id,
                             record.parent_span_id or "\\N",
-                            _copy_text(record.name),
+                            copy_text(record.name),
                             str(record.start_time),
                             str(record.end_time),
                             record.status,
-                            _copy_text(record.processing_activity_id),
+                            copy_text(record.processing_activity_id),
                             "t" if activity.known else "f",
                             "\\N" if activity.version is None else str(activity.version),
-                            _copy_text(pseudonym),
-                            _copy_text(record.data_subject_id_type),
-                            _copy_text(record.processor),
-                            _copy_text(resource_json),
-                            _copy_text(attributes_json),
+                            copy_text(pseudonym),
+                            copy_text(record.data_subject_id_type),
+                            copy_text(record.processor),
+                            copy_text(resource_json),
+                            copy_text(attributes_json),
                             stamp,
                         )
                     )
@@ -545,9 +548,7 @@ class LogStore:
     def _write(self, conn: Connection, lines: list[str], rows: list[list[Any]]) -> None:
         """Bulk-insert in the transaction of `conn`: COPY text lines, or rows for executemany."""
         if lines:
-            driver: Any = conn.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
-                copy.write("".join(lines))
+            copy_lines(conn, COPY_SQL, lines)
         else:
             cursor = conn.connection.cursor()
             try:

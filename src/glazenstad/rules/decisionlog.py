@@ -1,7 +1,8 @@
 """The decision log: every decision, append-only, written in batches.
 
 Deciding takes about a microsecond; a database round trip takes a millisecond. So decisions are
-queued and written in batches with one multi-row insert per batch. A caller that must not answer
+queued and written in batches, one bulk write per batch (`COPY` on PostgreSQL, one executemany
+on SQLite). A caller that must not answer
 before the decision is stored (the HTTP API does) uses `record(..., wait=True)`: concurrent
 callers share one commit (group commit), so durability does not cost one transaction per
 decision, and the waiting caller's own thread does the write, so no thread hand-over adds
@@ -15,13 +16,15 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+import msgspec
 from sqlalchemy import Connection, Engine, select
 
+from glazenstad.db.copy import copy_lines, copy_text, copy_timestamp
 from glazenstad.rules.effective import ENGINE_VERSION
 from glazenstad.rules.engine import Decision
-from glazenstad.rules.tables import decision_log, decision_log_key
+from glazenstad.rules.tables import decision_log
 
 _log = logging.getLogger(__name__)
 RETRY_MAX_S = 5.0
@@ -73,8 +76,65 @@ def write_decisions(
         stored = _stored_ids(conn, list(first))
         rows = [row for decision_id, row in first.items() if decision_id not in stored]
     if rows:
-        conn.execute(decision_log.insert(), rows)
+        if conn.dialect.name == "postgresql":
+            copy_lines(conn, _COPY_SQL, [_copy_line(row) for row in rows])
+        else:
+            conn.execute(decision_log.insert(), rows)
     return len(rows)
+
+
+# The columns of a decision row, in COPY order; `id` comes from its sequence.
+_COLUMNS: Final = (
+    "decision_id",
+    "decided_at",
+    "organisation_id",
+    "policy_version",
+    "compiled_hash",
+    "engine_version",
+    "input_hash",
+    "purpose",
+    "action",
+    "data_category",
+    "role",
+    "department",
+    "effect",
+    "reason",
+    "rules",
+    "break_glass",
+    "request",
+)
+_COPY_SQL: Final = f"COPY decision_log ({', '.join(_COLUMNS)}) FROM STDIN"
+
+
+_JSON: Final = msgspec.json.Encoder()  # a tenth of json.dumps's time for the same value
+
+
+def _copy_line(row: dict[str, Any]) -> str:
+    """One decision row as a line of COPY text (the JSON columns compact, as stored)."""
+    return (
+        "\t".join(
+            (
+                copy_text(row["decision_id"]),
+                copy_timestamp(row["decided_at"]),
+                copy_text(row["organisation_id"]),
+                copy_text(row["policy_version"]),
+                copy_text(row["compiled_hash"]),
+                copy_text(row["engine_version"]),
+                copy_text(row["input_hash"]),
+                copy_text(row["purpose"]),
+                copy_text(row["action"]),
+                copy_text(row["data_category"]),
+                copy_text(row["role"]),
+                copy_text(row["department"]),
+                copy_text(row["effect"]),
+                copy_text(row["reason"]),
+                copy_text(_JSON.encode(row["rules"]).decode()),
+                "t" if row["break_glass"] else "f",
+                copy_text(_JSON.encode(row["request"]).decode()),
+            )
+        )
+        + "\n"
+    )
 
 
 _LOOKUP_CHUNK = 1000  # ids per look-up: far below both databases' limit on parameters
@@ -82,12 +142,15 @@ _LOOKUP_CHUNK = 1000  # ids per look-up: far below both databases' limit on para
 
 def _stored_ids(conn: Connection, ids: list[str]) -> set[str]:
     """Which of `ids` are stored; on PostgreSQL from the one index of decision_log_key rather
-    than from an index per month of decision_log."""
-    column = (
-        decision_log_key.c.decision_id
-        if conn.dialect.name == "postgresql"
-        else decision_log.c.decision_id
-    )
+    than from an index per month of decision_log, the ids as one array parameter (a list of a
+    thousand bound values cost the driver more to prepare than the query took)."""
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT decision_id FROM decision_log_key WHERE decision_id = ANY(%(ids)s)",
+            {"ids": ids},
+        )
+        return {str(decision_id) for (decision_id,) in found}
+    column = decision_log.c.decision_id
     stored: set[str] = set()
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]

@@ -51,6 +51,7 @@ from sqlalchemy import Connection, Engine, String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from glazenstad.db.base import utcnow
+from glazenstad.db.bulk import insert_new
 from glazenstad.db.dialect import dialect_insert
 from glazenstad.execution.findings import FindingEvent, record_findings
 from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
@@ -375,6 +376,9 @@ class _Work:
     cases: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
 
+_SCAN_KEY = ("organisation_id", "car_id", "scan_id")  # of a scan, and of its case
+
+
 class ScanPipeline:
     """Check, decide, log and store batches of scans (one consumer thread at a time)."""
 
@@ -684,26 +688,9 @@ class ScanPipeline:
                 self._store(conn, work)
 
     def _store(self, conn: Connection, work: _Work) -> None:
-        s = parking_scan
-        insert = dialect_insert(conn, s)
-        new = {
-            (str(r.organisation_id), str(r.car_id), str(r.scan_id))
-            for r in conn.execute(
-                insert.on_conflict_do_nothing(
-                    index_elements=["organisation_id", "car_id", "scan_id"]
-                ).returning(s.c.organisation_id, s.c.car_id, s.c.scan_id),
-                work.scans,
-            )
-        }
+        new = insert_new(conn, parking_scan, work.scans, _SCAN_KEY)
         cases = [row for key, row in work.cases.items() if key in new]
-        if cases:
-            insert = dialect_insert(conn, parking_case)
-            conn.execute(
-                insert.on_conflict_do_nothing(
-                    index_elements=["organisation_id", "car_id", "scan_id"]
-                ),
-                cases,
-            )
+        insert_new(conn, parking_case, cases, _SCAN_KEY)
         counts: dict[tuple[str, str, datetime], list[int]] = {}
         for row in work.scans:
             if (row["organisation_id"], row["car_id"], row["scan_id"]) not in new:
