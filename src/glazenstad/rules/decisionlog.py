@@ -30,12 +30,14 @@ _log = logging.getLogger(__name__)
 RETRY_MAX_S = 5.0
 
 
-def decision_row(decision: Decision) -> dict[str, Any]:
+def decision_row(decision: Decision, decision_id: str | None = None) -> dict[str, Any]:
+    """The decision-log row of `decision`, under `decision_id` if given (a caller whose ids are
+    derived from its own data, so that a redelivered message decides under the same id)."""
     request = decision.request
     canonical = decision.canonical_input()
     policy = decision.policy
     return {
-        "decision_id": decision.id,
+        "decision_id": decision_id or decision.id,
         "decided_at": datetime.fromtimestamp(decision.decided_at, UTC),
         "organisation_id": request.actor.organisation,
         "policy_version": policy.context.policy_hash if policy else None,

@@ -565,9 +565,7 @@ class ScanPipeline:
         def step(name: str, title: str, action: str, category: str, dataset: str) -> _Step:
             decision = self.decide(org, action, category, dataset, pseudonym, scan.scanned_at)
             made = _Step(name, title, decision, step_decision_id(trace, name))
-            row = decision_row(decision)
-            row["decision_id"] = made.decision_id
-            work.decisions.append(row)
+            work.decisions.append(decision_row(decision, made.decision_id))
             return made
 
         steps = [
