@@ -49,6 +49,7 @@ from glazenstad.execution.gateway.trace import (
     parse_traceparent,
     traceparent,
 )
+from glazenstad.heap import freeze_startup_heap
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.store import LogStore
 from glazenstad.register.model import KIND_ACTIVITY, entry_uri
@@ -226,6 +227,7 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                freeze_startup_heap()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
