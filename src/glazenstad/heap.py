@@ -5,8 +5,8 @@ as the process. (The demo sources do the same on their own: they import nothing 
 platform, as the source systems they stand in for.) Left in the collector's generations, every full collection
 walks all of it again, while each request or batch allocates many short-lived objects that
 trigger collections: in the logbook server that was a third of ingest CPU, and in the gateway
-it made the slowest requests under load more than twice as slow (p99 210-255 ms against
-90-100 ms with the heap frozen, `benchmarks.execution`).
+it made the slowest requests under load twice as slow (p99 about 190 ms against 75-90 ms with
+the heap frozen; docs/performance.md).
 """
 
 from __future__ import annotations
