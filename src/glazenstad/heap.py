@@ -1,12 +1,12 @@
 """The heap of a long-running server process, set aside from the cyclic garbage collector.
 
 What a server builds at start-up (frameworks, the register, compiled policies) lives as long
-as the process. (The demo sources do the same on their own: they import nothing of the
-platform, as the source systems they stand in for.) Left in the collector's generations, every full collection
-walks all of it again, while each request or batch allocates many short-lived objects that
-trigger collections: in the logbook server that was a third of ingest CPU, and in the gateway
+as the process. Left in the collector's generations, every full collection walks all of it
+again, while each request or batch allocates many short-lived objects that trigger
+collections: in the logbook server that was a third of ingest CPU, and in the gateway
 it made the slowest requests under load twice as slow (p99 about 190 ms against 75-90 ms with
-the heap frozen; docs/performance.md).
+the heap frozen; docs/performance.md). The demo sources do the same on their own: like the
+source systems they stand in for, they import nothing of the platform.
 """
 
 from __future__ import annotations
