@@ -2,11 +2,10 @@
 
 Deciding takes about a microsecond; a database round trip takes a millisecond. So decisions are
 queued and written in batches, one bulk write per batch (`COPY` on PostgreSQL, one executemany
-on SQLite). A caller that must not answer
-before the decision is stored (the HTTP API does) uses `record(..., wait=True)`: concurrent
-callers share one commit (group commit), so durability does not cost one transaction per
-decision, and the waiting caller's own thread does the write, so no thread hand-over adds
-latency.
+on SQLite). A caller that must not answer before the decision is stored (the HTTP API does) uses
+`record(..., wait=True)`: concurrent callers share one commit (group commit), so durability does
+not cost one transaction per decision, and the waiting caller's own thread does the write, so
+no thread hand-over adds latency.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -111,32 +110,22 @@ _COPY_SQL: Final = f"COPY decision_log ({', '.join(_COLUMNS)}) FROM STDIN"
 _JSON: Final = msgspec.json.Encoder()  # a tenth of json.dumps's time for the same value
 
 
+def _json_text(value: Any) -> str:
+    return copy_text(_JSON.encode(value).decode())
+
+
+# How a column's value becomes COPY text, for the columns that are not plain text.
+_AS_TEXT: Final[dict[str, Callable[[Any], str]]] = {
+    "decided_at": copy_timestamp,
+    "rules": _json_text,
+    "break_glass": lambda value: "t" if value else "f",
+    "request": _json_text,
+}
+
+
 def _copy_line(row: dict[str, Any]) -> str:
     """One decision row as a line of COPY text (the JSON columns compact, as stored)."""
-    return (
-        "\t".join(
-            (
-                copy_text(row["decision_id"]),
-                copy_timestamp(row["decided_at"]),
-                copy_text(row["organisation_id"]),
-                copy_text(row["policy_version"]),
-                copy_text(row["compiled_hash"]),
-                copy_text(row["engine_version"]),
-                copy_text(row["input_hash"]),
-                copy_text(row["purpose"]),
-                copy_text(row["action"]),
-                copy_text(row["data_category"]),
-                copy_text(row["role"]),
-                copy_text(row["department"]),
-                copy_text(row["effect"]),
-                copy_text(row["reason"]),
-                copy_text(_JSON.encode(row["rules"]).decode()),
-                "t" if row["break_glass"] else "f",
-                copy_text(_JSON.encode(row["request"]).decode()),
-            )
-        )
-        + "\n"
-    )
+    return "\t".join(_AS_TEXT.get(name, copy_text)(row[name]) for name in _COLUMNS) + "\n"
 
 
 _LOOKUP_CHUNK = 1000  # ids per look-up: far below both databases' limit on parameters
