@@ -12,7 +12,9 @@ demo register and policy, and scan cars simulated by this process at QoS 1. Firs
 `--scan-seconds` at 80% of that capacity and at `--scan-target`, with the backlog (published
 minus stored) sampled every five seconds: a backlog that keeps growing means the rate is not
 sustained. Each scan is three steps (plate written, parking right read, for unpaid scans the
-photo kept), each a decision and a log record.
+photo kept), each a decision and a log record. On PostgreSQL, right after the capacity run, the
+*floor*: the rows stored so far copied raw into a fresh database in the pipeline's batches
+(`benchmarks.rowfloor`), the most scans/s this database can take of them whatever the writer.
 
 Starts Voorbeeldstad's demo sources (`glazenstad sources`, one process) and the gateway
 (`glazenstad gateway`) with the demo register and policy on a fresh database, checks that the
@@ -22,8 +24,13 @@ benchmark request is permitted, then drives with wrk (Debian package `wrk`, `-t2
 - *gateway*: the same person through the gateway (`/brp/personen/{bsn}`, a demo token, purpose
   brp-bijhouding): decision, decision log, one LDV log record committed before each answer.
 
-It prints requests/s, p50 and p99 of both, the ratio gateway/direct (target >= 0.5) and the
-latency the gateway adds. Everything runs on the same machine: the source, the gateway, the
+- *passthrough*: the same request through `benchmarks.passthrough`, a proxy built from the
+  gateway's HTTP server and client that only forwards: the ceiling of any gateway on this stack.
+
+It prints requests/s, p50 and p99 of each, the ratio gateway/direct (target >= 0.5), the share
+the pass-through reaches, the latency the gateway adds and, on PostgreSQL, the floor of the
+gateway's rows (every logged request's decisions and record copied raw, in commits of one
+request per connection). Everything runs on the same machine: the source, the gateway, the
 database and wrk share its cores, as they would on a single small server.
 """
 
@@ -35,6 +42,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -48,7 +56,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from benchmarks.http import free_port, run_wrk
-from benchmarks.logbook import BIN, Database
+from benchmarks.logbook import BIN, Database, checkpoint
+from benchmarks.rowfloor import copy_floor, grown, table_counts
 from glazenstad.db.engine import make_engine, migrate
 from glazenstad.execution.mosquitto import PrivateMosquitto, mosquitto_binary
 from glazenstad.execution.mqtt import MqttPublisher
@@ -156,11 +165,38 @@ def sample_timing(
     }
 
 
+def forwarder(sources: str, bsn: str, script: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """wrk through `benchmarks.passthrough` in front of the same source: the ceiling of any
+    gateway built from the gateway's HTTP server and client on this machine."""
+    port = free_port()
+    process = start(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.passthrough",
+            "--upstream",
+            sources,
+            "--port",
+            str(port),
+        ],
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        f"http://127.0.0.1:{port}/",
+        "the pass-through proxy",
+    )
+    try:
+        return run_wrk(
+            f"http://127.0.0.1:{port}/brp/v2/personen/{bsn}", script, args.seconds, args.connections
+        )
+    finally:
+        stop(process)
+
+
 def run_database(kind: str, args: argparse.Namespace, workdir: Path, bsn: str) -> dict[str, Any]:
     database = Database.create(kind, args.postgres, workdir)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         prepare(database)
+        counts = table_counts(database.url) if kind == "postgresql" else {}
         env = {
             **os.environ,
             "GLAZENSTAD_DATABASE_URL": database.url,
@@ -217,13 +253,31 @@ def run_database(kind: str, args: argparse.Namespace, workdir: Path, bsn: str) -
         with engine.connect() as conn:
             logged = conn.execute(select(func.count()).select_from(log_record)).scalar_one()
         engine.dispose()
+        # The floor of every request logged (the check's and wrk's, one record each), in
+        # group commits of at most one request per connection.
+        floor = (
+            measure_floor(
+                database,
+                args,
+                workdir,
+                GATEWAY_TABLES,
+                "log_record",
+                args.connections,
+                counts,
+            )
+            if kind == "postgresql"
+            else None
+        )
+        passthrough = forwarder(sources, bsn, direct_script, args)
         timing = sample_timing(gateway_port, f"/brp/personen/{bsn}", headers, args.timing_samples)
         return {
             "database": kind,
             "direct": direct,
             "gateway": through,
+            "passthrough": passthrough,
             "logged": logged - before,
             "ratio": through["calls_per_s"] / direct["calls_per_s"],
+            "floor": floor,
             "timing": timing,
         }
     finally:
@@ -336,6 +390,59 @@ def sustained(
     }
 
 
+# What a scan run writes row by row; the key tables are filled by trigger, the chain heads are
+# updated in place (both left to the copy's own triggers, or out of the floor).
+SCAN_TABLES = ("parking_scan", "parking_case", "parking_hourly", "decision_log", "log_record")
+GATEWAY_TABLES = ("decision_log", "log_record")
+
+
+def measure_floor(
+    database: Database,
+    args: argparse.Namespace,
+    workdir: Path,
+    tables: tuple[str, ...],
+    unit_table: str,
+    per_batch: int,
+    before: dict[str, int],
+) -> dict[str, Any]:
+    """The database floor of what a run stored since `before`, in commits of `per_batch` units
+    (a unit is a row of `unit_table`: a scan, or a request's log record), with the rows each
+    table gained per unit."""
+    added = grown(before, table_counts(database.url))
+    units = added[unit_table]
+    batches = -(-units // per_batch)
+    floor = copy_floor(
+        database,
+        tables,
+        batches,
+        lambda: Database.create("postgresql", args.postgres, workdir),
+        checkpoint,
+    )
+    return {
+        "per_s": units / floor.seconds,
+        "rows": floor.rows,
+        "per_unit": {t: n / units for t, n in added.items()},
+        "copied": tables,
+        "filled": floor.filled,
+    }
+
+
+def floor_lines(floor: dict[str, Any], unit: str) -> list[str]:
+    """The floor and the rows per scan or request, for the report."""
+
+    def how(table: str) -> str:
+        if table in floor["copied"]:
+            return ""
+        return " (by trigger)" if table in floor["filled"] else " (not in the floor)"
+
+    rows = ", ".join(f"{t} {n:.2f}{how(t)}" for t, n in floor["per_unit"].items())
+    return [
+        f"floor (raw COPY of the same rows into a fresh database, same commits): "
+        f"{floor['per_s']:,.0f} {unit}/s, {floor['rows']:,} rows",
+        f"rows per {unit[:-1]}: {rows}",
+    ]
+
+
 def run_scans(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     database = Database.create(kind, args.postgres, workdir)
     broker_dir = workdir / f"mosquitto-{kind}"
@@ -344,6 +451,7 @@ def run_scans(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, A
     pipeline: subprocess.Popen[bytes] | None = None
     try:
         prepare(database)
+        counts = table_counts(database.url) if kind == "postgresql" else {}
         broker.start()
         run = f"bench{uuid.uuid4().hex[:8]}"
         env = {
@@ -377,13 +485,18 @@ def run_scans(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, A
             stored, _ = wait_stored(engine, base + args.capacity_scans, 600)
             capacity = (stored - base) / (time.monotonic() - started)
             print(f"[{kind}] capacity {capacity:,.0f} scans/s", flush=True)
+            floor = (
+                measure_floor(database, args, workdir, SCAN_TABLES, "parking_scan", 500, counts)
+                if kind == "postgresql"
+                else None
+            )
             rates = [round(capacity * 0.8), args.scan_target]
             runs = [
                 sustained(engine, publisher, ScanSource(run, f"{run}-{n}"), rate, args.scan_seconds)
                 for n, rate in enumerate(rates)
             ]
         engine.dispose()
-        return {"database": kind, "capacity": capacity, "runs": runs}
+        return {"database": kind, "capacity": capacity, "floor": floor, "runs": runs}
     finally:
         if pipeline is not None:
             stop(pipeline)
@@ -415,6 +528,10 @@ def print_scans(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"pipeline ({kind}): capacity "
         f"{result['capacity']:,.0f} scans/s ({args.capacity_scans:,} published at once)"
     )
+    if result["floor"] is not None:
+        for line in floor_lines(result["floor"], "scans"):
+            print(line)
+        print(f"capacity/floor {result['capacity'] / result['floor']['per_s']:.2f}")
     print(f"{'offered/s':>10}{'published/s':>13}{'processed/s':>13}  backlog every 5 s")
     for run in result["runs"]:
         backlog = " ".join(f"{b:,}" for b in run["backlog"])
@@ -468,12 +585,12 @@ def print_gateway(results: list[dict[str, Any]], args: argparse.Namespace) -> No
         f"Gateway vs direct, wrk -t2 -c{args.connections} -d{args.seconds}s, "
         f"{args.gateway_workers} gateway process(es), {os.cpu_count()} cores"
     )
-    print(f"{'database':<11}{'path':<9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"{'database':<11}{'path':<13}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for result in results:
-        for path in ("direct", "gateway"):
+        for path in ("direct", "gateway", "passthrough"):
             figures = result[path]
             print(
-                f"{result['database']:<11}{path:<9}{figures['calls_per_s']:>9,.0f}"
+                f"{result['database']:<11}{path:<13}{figures['calls_per_s']:>9,.0f}"
                 f"{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}{figures['errors']:>8}"
             )
         added = result["gateway"]["p50_ms"] - result["direct"]["p50_ms"]
@@ -483,6 +600,14 @@ def print_gateway(results: list[dict[str, Any]], args: argparse.Namespace) -> No
             f"added p50 {added:.2f} ms, p99 {added99:.2f} ms; "
             f"{result['logged']:,} log records for {result['gateway']['calls_per_s']:,.0f} req/s"
         )
+        ceiling = result["passthrough"]["calls_per_s"] / result["direct"]["calls_per_s"]
+        print(
+            f"{result['database']:<11}ceiling: a proxy that only forwards (same server and "
+            f"client, no decision, no log) reaches {ceiling:.2f} of direct"
+        )
+        if result["floor"] is not None:
+            for line in floor_lines(result["floor"], "requests"):
+                print(f"{result['database']:<11}{line}")
         timing = "; ".join(
             f"{name} p50 {p50:.2f} ms, p99 {p99:.2f} ms"
             for name, (p50, p99) in result["timing"].items()
