@@ -31,7 +31,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -54,6 +53,7 @@ from glazenstad.logbook.record import (
     parse_record,
 )
 from glazenstad.logbook.tables import log_record
+from glazenstad.logbook.traceids import new_span_id, new_trace_id
 from glazenstad.register.model import KIND_ACTIVITY, ProcessingActivity, parse_entry
 from glazenstad.register.store import RegisterSnapshot, RegisterStore
 from glazenstad.register.tables import register_entry_version
@@ -400,20 +400,6 @@ def read_processing(
         truncated=found.truncated,
         cap=found.cap,
     )
-
-
-def new_trace_id() -> str:
-    while True:
-        value = secrets.token_hex(16)
-        if value != "0" * 32:
-            return value
-
-
-def new_span_id() -> str:
-    while True:
-        value = secrets.token_hex(8)
-        if value != "0" * 16:
-            return value
 
 
 def access_request_record(

@@ -43,15 +43,11 @@ from glazenstad.execution.gateway.config import (
 )
 from glazenstad.execution.gateway.logwriter import GatewayLog, LogWriteError
 from glazenstad.execution.gateway.obligations import Applied, ResponsePlan, apply_plan, plan_for
-from glazenstad.execution.gateway.trace import (
-    new_span_id,
-    new_trace_id,
-    parse_traceparent,
-    traceparent,
-)
+from glazenstad.execution.gateway.trace import parse_traceparent, traceparent
 from glazenstad.heap import freeze_startup_heap
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.store import LogStore
+from glazenstad.logbook.traceids import new_span_id, new_trace_id
 from glazenstad.register.model import KIND_ACTIVITY, entry_uri
 from glazenstad.register.store import OrganisationRegister, RegisterStore
 from glazenstad.register.yamlsource import Problem

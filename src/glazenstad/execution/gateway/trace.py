@@ -8,7 +8,6 @@ as the W3C recommendation says a receiver must.
 from __future__ import annotations
 
 import re
-import secrets
 
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 _ZERO_TRACE = "0" * 32
@@ -28,14 +27,6 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     if span_id == _ZERO_SPAN:
         return None
     return trace_id, span_id
-
-
-def new_trace_id() -> str:
-    return secrets.token_hex(16)
-
-
-def new_span_id() -> str:
-    return secrets.token_hex(8)
 
 
 def traceparent(trace_id: str, span_id: str) -> str:

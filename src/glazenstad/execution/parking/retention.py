@@ -17,7 +17,6 @@ records of a paid scan carry the outcome "betaald" and go after the same period 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from glazenstad.execution.parking.pipeline import activity_uri
 from glazenstad.execution.parking.tables import parking_case, parking_scan
 from glazenstad.logbook.record import LogRecord
 from glazenstad.logbook.store import LogStore
+from glazenstad.logbook.traceids import new_span_id, new_trace_id
 
 DELETION_NAME = "Verlopen scans en handhavingszaken verwijderd (bewaartermijn)"
 
@@ -105,8 +105,8 @@ def _log_deletions(
         if register is None:
             continue
         record = LogRecord(
-            trace_id=secrets.token_hex(16),
-            span_id=secrets.token_hex(8),
+            trace_id=new_trace_id(),
+            span_id=new_span_id(),
             parent_span_id=None,
             name=DELETION_NAME,
             start_time=moment,
