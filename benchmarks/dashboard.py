@@ -38,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -241,32 +242,33 @@ def measure(database: Database, args: argparse.Namespace, workdir: Path) -> dict
             select(func.count()).select_from(decision_log)
         ).scalar_one()
     register = RegisterStore(engine).snapshot().organisation(ORG)
+    if register is None:
+        raise SystemExit(f"{ORG} is not in the register the benchmark loaded")
     activities = fig.ActivityIndex.of(register)
     today = datetime.now(fig.MUNICIPAL_ZONE).date()
     rows = []
     for days in (30, 90, 365):
         period = fig.Period.last_days(days, today)
         best, median, groups = timed(
-            lambda period=period: fig.decision_groups(engine, ORG, period), args.repeats
+            partial(fig.decision_groups, engine, ORG, period), args.repeats
         )
         fold_best, _, _ = timed(
-            lambda period=period, groups=groups: fig.decision_figures(
-                groups, period, activities, fig.DecisionFilter(department="Sociaal Domein")
+            partial(
+                fig.decision_figures,
+                groups,
+                period,
+                activities,
+                fig.DecisionFilter(department="Sociaal Domein"),
             ),
             args.repeats,
         )
-        log_best, log_median, _ = timed(
-            lambda period=period: fig.log_groups(engine, ORG, period), args.repeats
-        )
-        review_best, _, _ = timed(
-            lambda period=period: fig.review_groups(engine, ORG, period), args.repeats
-        )
+        log_best, log_median, _ = timed(partial(fig.log_groups, engine, ORG, period), args.repeats)
+        review_best, _, _ = timed(partial(fig.review_groups, engine, ORG, period), args.repeats)
         retention_best, _, _ = timed(
-            lambda period=period: fig.retention_figures(engine, ORG, period, activities),
-            args.repeats,
+            partial(fig.retention_figures, engine, ORG, period, activities), args.repeats
         )
         public_best, public_median, _ = timed(
-            lambda period=period: fig.public_figures(engine, register, period), args.repeats
+            partial(fig.public_figures, engine, register, period), args.repeats
         )
         rows.append(
             {

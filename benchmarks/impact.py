@@ -267,7 +267,7 @@ def requests(policy: CompiledPolicy, count: int, rng: random.Random) -> Iterator
         if rng.random() < 0.02:
             category = rng.choice(categories)
         action = _weighted(rng, ACTIONS)
-        datasets = activity.datasets or [None]
+        datasets: list[str | None] = [*activity.datasets] or [None]
         dataset = rng.choice(datasets)
         linked = None
         if action == "link":
