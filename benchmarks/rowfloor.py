@@ -67,7 +67,7 @@ def _copied_columns(conn: psycopg.Connection, table: str) -> list[str]:
 
 
 def _rows(conn: psycopg.Connection, table: str, columns: list[str]) -> list[bytes]:
-    """Every row of `table` as a line of COPY text, in the order they were stored."""
+    """Every row of `table` as a line of COPY text."""
     listed = ", ".join(columns)
     lines: list[bytes] = []
     with (
