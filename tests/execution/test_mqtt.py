@@ -24,6 +24,7 @@ from glazenstad.execution.mqtt import (
     MqttConsumer,
     MqttPublisher,
     MqttUrlError,
+    Stages,
     parse_mqtt_url,
 )
 from glazenstad.execution.sensors import (
@@ -70,7 +71,11 @@ class Recorder:
 
 @contextmanager
 def consuming(
-    url: str, client_id: str, topic: str, handler: Callable[[list[Message]], object], **kw: int
+    url: str,
+    client_id: str,
+    topic: str,
+    handler: Callable[[list[Message]], object] | Stages,
+    **kw: int,
 ) -> Iterator[MqttConsumer]:
     consumer = MqttConsumer(
         url,
@@ -180,6 +185,96 @@ def test_a_failed_batch_is_delivered_again_after_reconnecting(
             publisher.publish(topic, b"new")
         wait_for(lambda: len(third.payloads) >= 1, what="the new message")
     assert third.payloads == [b"new"]
+
+
+class TwoSteps:
+    """A staged handler that records the order of its steps; its commits can be held back
+    (`release`) or made to fail a number of times."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.steps: list[tuple[str, bytes]] = []
+        self.failures = failures
+        self.release = threading.Event()
+        self.release.set()
+        self._lock = threading.Lock()
+
+    def prepare(self, batch: list[Message]) -> bytes:
+        with self._lock:
+            self.steps.append(("prepare", batch[0].payload))
+        return batch[0].payload
+
+    def commit(self, prepared: bytes) -> None:
+        self.release.wait(30)
+        with self._lock:
+            if self.failures:
+                self.failures -= 1
+                self.steps.append(("failed", prepared))
+                raise RuntimeError("the database is away")
+            self.steps.append(("commit", prepared))
+
+    @property
+    def stages(self) -> Stages:
+        return Stages(self.prepare, self.commit)
+
+
+def test_in_stages_the_next_batch_is_prepared_while_one_commits(
+    mqtt_url: str, mqtt_topic_root: str
+) -> None:
+    handler = TwoSteps()
+    handler.release.clear()  # the first commit waits until we let it go
+    topic = f"{mqtt_topic_root}/stages"
+    with consuming(mqtt_url, _client_id("stages"), topic, handler.stages, batch_size=1) as consumer:
+        with MqttPublisher(mqtt_url) as publisher:
+            publisher.publish(topic, b"1")
+            publisher.publish(topic, b"2")
+        wait_for(
+            lambda: ("prepare", b"2") in handler.steps,
+            what="the second batch prepared while the first commit is held",
+        )
+        assert consumer.stats.acknowledged == 0  # nothing committed yet
+        assert ("commit", b"1") not in handler.steps
+        handler.release.set()
+        wait_for(lambda: consumer.stats.acknowledged == 2, what="both acknowledged")
+    commits = [payload for step, payload in handler.steps if step == "commit"]
+    assert commits == [b"1", b"2"]  # one at a time, in order
+
+
+def test_in_stages_a_failed_commit_is_retried_with_what_was_prepared(
+    mqtt_url: str, mqtt_topic_root: str
+) -> None:
+    handler = TwoSteps(failures=2)
+    topic = f"{mqtt_topic_root}/stages-retry"
+    with consuming(
+        mqtt_url, _client_id("stages-retry"), topic, handler.stages, retry_min=0.05
+    ) as consumer:
+        with MqttPublisher(mqtt_url) as publisher:
+            publisher.publish(topic, b"keep me")
+        wait_for(lambda: consumer.stats.acknowledged == 1, what="the acknowledgement")
+        assert consumer.stats.handler_failures == 2
+    assert handler.steps == [
+        ("prepare", b"keep me"),
+        ("failed", b"keep me"),
+        ("failed", b"keep me"),
+        ("commit", b"keep me"),
+    ]
+
+
+def test_in_stages_a_batch_whose_commit_never_succeeds_is_delivered_again(
+    mqtt_url: str, mqtt_topic_root: str
+) -> None:
+    client_id = _client_id("stages-redeliver")
+    topic = f"{mqtt_topic_root}/stages-redeliver"
+    failing = TwoSteps(failures=1_000)
+    with consuming(mqtt_url, client_id, topic, failing.stages) as consumer:
+        with MqttPublisher(mqtt_url) as publisher:
+            publisher.publish(topic, b"keep me")
+        wait_for(lambda: ("failed", b"keep me") in failing.steps, what="a failed commit")
+    assert consumer.stats.acknowledged == 0
+
+    working = TwoSteps()
+    with consuming(mqtt_url, client_id, topic, working.stages) as consumer:
+        wait_for(lambda: consumer.stats.acknowledged == 1, what="the redelivery acknowledged")
+    assert working.steps == [("prepare", b"keep me"), ("commit", b"keep me")]
 
 
 def test_messages_published_while_away_arrive_on_return(

@@ -13,11 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlalchemy import func, select
 
 from glazenstad.execution.mosquitto import PrivateMosquitto, mosquitto_binary
-from glazenstad.execution.mqtt import MqttConsumer, MqttPublisher
+from glazenstad.execution.mqtt import MqttConsumer, MqttPublisher, Stages
 from glazenstad.execution.parking.pipeline import (
     PipelineTotals,
     encode_scan,
@@ -125,15 +126,21 @@ def private_broker(tmp_path: Path) -> Iterator[PrivateMosquitto]:
         broker.stop(signal.SIGKILL)
 
 
-def test_broker_restart_mid_stream_loses_no_acknowledged_scan(setup: Setup, tmp_path: Path) -> None:
+@pytest.mark.parametrize("staged", [False, True], ids=["one-step", "in-stages"])
+def test_broker_restart_mid_stream_loses_no_acknowledged_scan(
+    setup: Setup, tmp_path: Path, staged: bool
+) -> None:
+    """Also in stages (as `glazenstad pipeline parking` runs): the next batch prepared while
+    one commits, across the restart."""
+    pipeline = setup.pipeline
     with private_broker(tmp_path) as broker:
         root = f"gs-test-{uuid.uuid4().hex[:8]}"
-        setup.pipeline.topic_root = root
+        pipeline.topic_root = root
         consumer = MqttConsumer(
             broker.url,
             client_id=f"gs-test-parking-{uuid.uuid4().hex[:8]}",
             topics=[scan_subscription(root)],
-            handler=setup.pipeline.handle,
+            handler=Stages(pipeline.prepare, pipeline.commit) if staged else pipeline.handle,
             batch_size=20,
             batch_wait=0.05,
             reconnect_min=1,

@@ -17,6 +17,12 @@ A handler that raises is called again with the same batch after a growing pause 
 stay unacknowledged meanwhile, so the broker holds back new ones once its in-flight window is
 full). A handler should therefore reject bad input itself and raise only when storing fails.
 
+A handler given as `Stages` works in two steps: `prepare` (parse, decide, build rows: mostly
+computing) and `commit` (write: mostly waiting on the database). The consumer then prepares the
+next batch while the previous one commits, on a thread of its own. Commits run one at a time
+and in arrival order, and each batch is acknowledged only after its commit returned, so
+acknowledgements keep their order and their meaning.
+
 Packet ids belong to one connection. After a reconnect the broker sends unacknowledged messages
 again, possibly under other ids, so a message received on an earlier connection is still handled
 but never acknowledged on the new one (its redelivery is; the handler sees it twice).
@@ -34,8 +40,10 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -117,6 +125,19 @@ class Message:
 BatchHandler = Callable[[list[Message]], object]
 
 
+@dataclass(frozen=True)
+class Stages:
+    """A batch handler in two steps, so that preparing one batch overlaps committing the last.
+
+    `prepare(messages)` returns what `commit` writes. Either may raise to be called again after
+    a pause; `commit` is then called again with the same prepared value, so it must skip what
+    an earlier attempt stored.
+    """
+
+    prepare: Callable[[list[Message]], Any]
+    commit: Callable[[Any], object]
+
+
 @dataclass
 class ConsumerStats:
     """Counters of a consumer, for progress output and tests (read without locking)."""
@@ -169,7 +190,7 @@ class MqttConsumer:
         *,
         client_id: str,
         topics: Sequence[str],
-        handler: BatchHandler,
+        handler: BatchHandler | Stages,
         qos: int = 1,
         batch_size: int = 500,
         batch_wait: float = 0.2,
@@ -369,28 +390,70 @@ class MqttConsumer:
     # --- worker thread -----------------------------------------------------------------------
 
     def _work(self) -> None:
+        if isinstance(self._handler, Stages):
+            self._work_in_stages(self._handler)
+            return
+        handler = self._handler
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
             if not batch:
                 continue
-            if not self._handle(batch):
+            if not self._until_done(partial(handler, batch), len(batch))[0]:
                 return
+            self._handled(batch)
             self._acknowledge(batch)
 
-    def _next_batch(self) -> list[Message] | None:
+    def _work_in_stages(self, stages: Stages) -> None:
+        """Prepare batch N+1 here while batch N commits on the committer thread."""
+        committer = ThreadPoolExecutor(1, thread_name_prefix=f"mqtt-commit-{self.client_id}")
+        # The batch being committed, and whether its commit succeeded (False: stopped first).
+        pending: tuple[list[Message], Future[bool]] | None = None
+        try:
+            while True:
+                batch = self._next_batch(wake=pending[1] if pending else None)
+                if batch is None:
+                    break
+                prepared: Any = None
+                if batch:
+                    ok, prepared = self._until_done(partial(stages.prepare, batch), len(batch))
+                    if not ok:
+                        break
+                if pending is not None and (batch or pending[1].done()):
+                    done, committed = pending
+                    pending = None
+                    if not committed.result():
+                        break
+                    self._acknowledge(done)
+                if batch:
+                    pending = (
+                        batch,
+                        committer.submit(self._commit_stage, stages, prepared, batch),
+                    )
+            if pending is not None and pending[1].result():
+                self._acknowledge(pending[0])
+        finally:
+            committer.shutdown(wait=True)
+
+    def _commit_stage(self, stages: Stages, prepared: Any, batch: list[Message]) -> bool:
+        ok, _ = self._until_done(lambda: stages.commit(prepared), len(batch))
+        if ok:
+            self._handled(batch)
+        return ok
+
+    def _next_batch(self, wake: Future[bool] | None = None) -> list[Message] | None:
         """Up to `batch_size` messages, waiting at most `batch_wait` after the first and at most
-        `batch_idle` for each next one; None once stopping with nothing left.
+        `batch_idle` for each next one; None once stopping with nothing left. While no message
+        has come, an empty batch as soon as `wake` is done (a commit to acknowledge).
 
         The idle gap matters: a broker sends only so many unacknowledged messages (Mosquitto's
         `max_inflight_messages`, 20 by default), and these are acknowledged only after their
         batch commits, so waiting for a fuller batch would wait for messages that cannot come.
         """
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return None if self._stopping.is_set() else []
+        first = self._first(wake)
+        if first is None:
+            return None if self._stopping.is_set() and wake is None else []
         batch = [first]
         deadline = time.monotonic() + self.batch_wait
         while len(batch) < self.batch_size:
@@ -403,29 +466,45 @@ class MqttConsumer:
                 break
         return batch
 
-    def _handle(self, batch: list[Message]) -> bool:
-        """Call the handler until it succeeds; False when stopping first (nothing acknowledged)."""
+    def _first(self, wake: Future[bool] | None) -> Message | None:
+        """The next message within 0.1 s; None sooner once `wake` is done."""
+        if wake is None:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                return None
+        deadline = time.monotonic() + 0.1
+        while True:
+            try:
+                return self._queue.get(timeout=0.002)
+            except queue.Empty:
+                if wake.done() or time.monotonic() >= deadline:
+                    return None
+
+    def _until_done(self, action: Callable[[], Any], size: int) -> tuple[bool, Any]:
+        """Call `action` until it succeeds: (True, its result); (False, None) when stopping
+        first (nothing of the batch is acknowledged then)."""
         delay = self.retry_min
         while True:
             try:
-                self._handler(batch)
+                return True, action()
             except Exception as exc:
                 self.stats.handler_failures += 1
                 log.error(
                     "MQTT handler of %s failed on a batch of %d (%s at %s); retrying in %.1fs",
                     self.client_id,
-                    len(batch),
+                    size,
                     type(exc).__name__,
                     _where(exc),
                     delay,
                 )
                 if self._stopping.wait(delay):
-                    return False
+                    return False, None
                 delay = min(delay * 2, self.retry_max)
-            else:
-                self.stats.handled += len(batch)
-                self.stats.batches += 1
-                return True
+
+    def _handled(self, batch: list[Message]) -> None:
+        self.stats.handled += len(batch)
+        self.stats.batches += 1
 
     def _acknowledge(self, batch: list[Message]) -> None:
         # Under the lock, so a reconnect cannot come between the generation check and the ack.

@@ -55,7 +55,13 @@ from glazenstad.db.bulk import insert_new
 from glazenstad.db.dialect import dialect_insert
 from glazenstad.execution.findings import FindingEvent, record_findings
 from glazenstad.execution.messages import PayloadError, json_object, moment, topic_ids
-from glazenstad.execution.mqtt import ConsumerStats, Message, MqttConsumer, consume_until
+from glazenstad.execution.mqtt import (
+    ConsumerStats,
+    Message,
+    MqttConsumer,
+    Stages,
+    consume_until,
+)
 from glazenstad.execution.parking.tables import parking_case, parking_hourly, parking_scan
 from glazenstad.logbook.pseudonym import Pseudonymizer
 from glazenstad.logbook.record import LogRecord
@@ -376,6 +382,15 @@ class _Work:
     cases: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch decided and built by `ScanPipeline.prepare`, to be written by `commit`."""
+
+    work: _Work
+    findings: list[FindingEvent]
+    result: BatchResult
+
+
 _SCAN_KEY = ("organisation_id", "car_id", "scan_id")  # of a scan, and of its case
 
 
@@ -437,6 +452,16 @@ class ScanPipeline:
         Raises only when storing fails (then the MQTT consumer retries the batch unacknowledged);
         bad messages are refused with a reason and reported as a finding.
         """
+        return self.commit(self.prepare(messages))
+
+    def prepare(self, messages: Sequence[Message]) -> PreparedBatch:
+        """Parse, check, decide and build the rows of a batch; nothing is written yet.
+
+        The MQTT consumer prepares the next batch while this one commits (`commit`): the
+        commit mostly waits on the database, preparing mostly computes. Commits stay one at a
+        time and in order, so a scan of this batch that the previous one is still writing is
+        found stored by the commit (its rows are skipped), never written twice.
+        """
         now = self.clock()
         snapshot = self.register.snapshot()
         rejected: list[Rejection] = []
@@ -493,21 +518,11 @@ class ScanPipeline:
             for scan, status in zip(items, statuses, strict=True):
                 register = snapshot.organisation(scan.organisation_id)
                 assert register is not None  # checked while parsing
-                result = self._scan(scan, status, register, now, work)
-                paid += result == "paid"
-                unpaid += result == "unpaid"
-                denied += result == "denied"
-        self._commit(work, findings)
-        with self._lock:
-            totals = self.totals
-            totals.batches += 1
-            totals.stored += len(work.scans)
-            totals.paid += paid
-            totals.unpaid += unpaid
-            totals.denied += denied
-            totals.duplicates += duplicates
-            totals.rejected += len(rejected)
-        return BatchResult(
+                verdict = self._scan(scan, status, register, now, work)
+                paid += verdict == "paid"
+                unpaid += verdict == "unpaid"
+                denied += verdict == "denied"
+        result = BatchResult(
             stored=len(work.scans),
             paid=paid,
             unpaid=unpaid,
@@ -515,6 +530,23 @@ class ScanPipeline:
             duplicates=duplicates,
             rejected=rejected,
         )
+        return PreparedBatch(work, findings, result)
+
+    def commit(self, batch: PreparedBatch) -> BatchResult:
+        """Write a prepared batch (decisions, log records, scans and cases); may be called
+        again with the same batch after a failure: what was stored is skipped."""
+        self._commit(batch.work, batch.findings)
+        result = batch.result
+        with self._lock:
+            totals = self.totals
+            totals.batches += 1
+            totals.stored += result.stored
+            totals.paid += result.paid
+            totals.unpaid += result.unpaid
+            totals.denied += result.denied
+            totals.duplicates += result.duplicates
+            totals.rejected += len(result.rejected)
+        return result
 
     def _stored(self, keys: list[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
         """Which of these (organisation, car, scan id) are stored already.
@@ -760,7 +792,7 @@ def run_parking_pipeline(
         mqtt_url,
         client_id=client_id,
         topics=[scan_subscription(topic_root)],
-        handler=pipeline.handle,
+        handler=Stages(pipeline.prepare, pipeline.commit),
         batch_size=batch_size,
     )
 
