@@ -123,6 +123,9 @@ class Message:
 
 
 BatchHandler = Callable[[list[Message]], object]
+# Put in the consumer's queue when a commit ends, so that a worker waiting for messages wakes
+# to acknowledge it; never handed to a handler.
+_COMMITTED = Message(topic="", payload=b"")
 
 
 @dataclass(frozen=True)
@@ -427,10 +430,9 @@ class MqttConsumer:
                         break
                     self._acknowledge(done)
                 if batch:
-                    pending = (
-                        batch,
-                        committer.submit(self._commit_stage, stages, prepared, batch),
-                    )
+                    committing = committer.submit(self._commit_stage, stages, prepared, batch)
+                    committing.add_done_callback(lambda _: self._queue.put(_COMMITTED))
+                    pending = (batch, committing)
             if pending is not None and pending[1].result():
                 self._acknowledge(pending[0])
         finally:
@@ -461,25 +463,26 @@ class MqttConsumer:
             if remaining <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=min(remaining, self.batch_idle)))
+                message = self._queue.get(timeout=min(remaining, self.batch_idle))
             except queue.Empty:
                 break
+            if message is not _COMMITTED:
+                batch.append(message)
         return batch
 
     def _first(self, wake: Future[bool] | None) -> Message | None:
         """The next message within 0.1 s; None sooner once `wake` is done."""
-        if wake is None:
-            try:
-                return self._queue.get(timeout=0.1)
-            except queue.Empty:
-                return None
         deadline = time.monotonic() + 0.1
         while True:
+            remaining = deadline - time.monotonic()
+            if (wake is not None and wake.done()) or remaining <= 0:
+                return None
             try:
-                return self._queue.get(timeout=0.002)
+                message = self._queue.get(timeout=remaining)
             except queue.Empty:
-                if wake.done() or time.monotonic() >= deadline:
-                    return None
+                return None
+            if message is not _COMMITTED:
+                return message
 
     def _until_done(self, action: Callable[[], Any], size: int) -> tuple[bool, Any]:
         """Call `action` until it succeeds: (True, its result); (False, None) when stopping
