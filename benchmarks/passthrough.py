@@ -3,23 +3,22 @@
     .venv/bin/python -m benchmarks.passthrough --upstream http://127.0.0.1:8100 --port 8200
 
 The gateway's HTTP server (uvicorn, with uvloop and httptools as installed) and its HTTP client
-(aiohttp, pooled, the same settings), with no identity, no decision, no obligations and no log:
-each GET is sent upstream and its answer streamed back. Whatever a gateway on this stack adds,
-it cannot be faster than this on the same machine, so the execution benchmark measures it
-beside the gateway: the share of direct throughput this forwarder reaches bounds the share any
-gateway built from these parts can reach.
+(the gateway's own pooled aiohttp session, `upstream_session`), with no identity, no decision,
+no obligations and no log: each GET is sent upstream and its answer streamed back. Whatever a
+gateway on this stack adds, it cannot be faster than this on the same machine, so the execution
+benchmark measures it beside the gateway: the share of direct throughput this forwarder
+reaches bounds the share any gateway built from these parts can reach.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import aiohttp
 import uvicorn
 
-Message = MutableMapping[str, Any]
+from glazenstad.execution.gateway.app import Receive, Scope, Send, upstream_session
+
 _DROP_REQUEST = frozenset(
     {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
 )
@@ -33,19 +32,10 @@ class Passthrough:
 
     def client(self) -> aiohttp.ClientSession:
         if self._client is None:
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=60),
-                auto_decompress=False,
-                skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
-            )
+            self._client = upstream_session(timeout=30.0)
         return self._client
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Message]],
-        send: Callable[[Message], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         target = self.upstream + scope["path"]

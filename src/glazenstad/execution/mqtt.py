@@ -439,7 +439,7 @@ class MqttConsumer:
             committer.shutdown(wait=True)
 
     def _commit_stage(self, stages: Stages, prepared: Any, batch: list[Message]) -> bool:
-        ok, _ = self._until_done(lambda: stages.commit(prepared), len(batch))
+        ok, _ = self._until_done(partial(stages.commit, prepared), len(batch))
         if ok:
             self._handled(batch)
         return ok
